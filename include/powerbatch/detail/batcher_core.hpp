@@ -1,0 +1,734 @@
+// The batcher's shared state and dispatcher. Users see it only through powerbatch::Batcher (batcher.hpp).
+//
+// Threads and ownership:
+//  - Producers (any thread) reserve a place in `admitted_`, push the request into the Queue policy and post at
+//    most one wake-up to the dispatcher strand, only when their arrival can change a decision.
+//  - The dispatcher runs on a strand of the user's executor. It alone touches lanes, the slab of waiting requests,
+//    the Priority containers, the Timeout states and the timer, so none of those need locks.
+//  - Batches run on the compute executor; their completions go to each request's associated executor.
+//  - The core is owned by a shared_ptr: the Batcher handle and every posted handler hold it, so nothing runs on
+//    freed state, whatever order the user tears things down in.
+#pragma once
+
+#include <powerbatch/batcher_config.hpp>
+#include <powerbatch/clock.hpp>
+#include <powerbatch/concepts/backend.hpp>
+#include <powerbatch/concepts/priority_policy.hpp>
+#include <powerbatch/concepts/queue_policy.hpp>
+#include <powerbatch/concepts/timeout_policy.hpp>
+#include <powerbatch/detail/completion.hpp>
+#include <powerbatch/error.hpp>
+#include <powerbatch/request_options.hpp>
+#include <powerbatch/stats.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+POWERBATCH_BEGIN_NAMESPACE
+
+// How a shutdown treats requests that are still waiting: run them (drain) or complete them with
+// errc::shutting_down (cancel). Batches already running always finish.
+enum class shutdown_mode : std::uint8_t { drain = 1, cancel = 2 };
+
+namespace detail {
+
+template <class Input, class Output>
+struct request {
+  Input input{};
+  completion<Output> done;
+  time_point arrival{};
+  time_point deadline = time_point::max();
+  batching_key key = 0;
+  priority_level priority = priority_levels::normal;
+};
+
+// True when the calling thread is one that runs `ex` (so blocking on work queued to `ex` could deadlock).
+inline bool runs_in_this_thread(const boost::asio::any_io_executor& ex) {
+  namespace asio = boost::asio;
+  if (auto* e = ex.target<asio::io_context::executor_type>()) return e->running_in_this_thread();
+  if (auto* e = ex.target<asio::thread_pool::executor_type>()) return e->running_in_this_thread();
+  if (auto* e = ex.target<asio::strand<asio::io_context::executor_type>>()) return e->running_in_this_thread();
+  if (auto* e = ex.target<asio::strand<asio::any_io_executor>>()) return e->running_in_this_thread();
+  return false;
+}
+
+template <class Queue, class Timeout, class Priority, class Backend, class Clock>
+class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Timeout, Priority, Backend, Clock>> {
+ public:
+  using input_type = typename Backend::input_type;
+  using output_type = typename Backend::output_type;
+  using executor_type = boost::asio::any_io_executor;
+  using config_type = batcher_config<Timeout, Priority>;
+  using request_type = request<input_type, output_type>;
+
+  batcher_core(executor_type dispatch_executor, executor_type compute_executor, Backend backend, config_type cfg)
+      : config_(std::move(cfg)),
+        capacity_(std::max<std::size_t>(1, config_.queue_capacity)),
+        queue_(capacity_),
+        default_executor_(std::move(dispatch_executor)),
+        compute_executor_(std::move(compute_executor)),
+        compute_is_default_(compute_executor_ == default_executor_),
+        strand_(boost::asio::make_strand(default_executor_)),
+        timer_(strand_),
+        backend_(std::move(backend)),
+        slab_(capacity_),
+        drain_buffer_(std::min<std::size_t>(capacity_, 256)),
+        slots_(std::max<std::size_t>(1, config_.max_in_flight)) {
+    free_slab_.reserve(capacity_);
+    for (std::size_t i = capacity_; i-- > 0;) free_slab_.push_back(static_cast<std::uint32_t>(i));
+    if constexpr (has_max_batch_size<Backend>) backend_cap_ = std::max<std::size_t>(1, backend_.max_batch_size());
+  }
+
+  batcher_core(const batcher_core&) = delete;
+  batcher_core& operator=(const batcher_core&) = delete;
+
+  // ---- producer side: any thread --------------------------------------------------------------------------
+
+  template <class Handler>
+  void submit(input_type&& input, const request_options& options, Handler&& handler) {
+    const time_point now = Clock::now();
+    const time_point deadline = options.effective_deadline(now);
+    if (deadline <= now) return reject(std::forward<Handler>(handler), errc::deadline_expired);
+    const std::uint64_t before = admitted_.fetch_add(1, std::memory_order_seq_cst);
+    if (const auto refusal = admission_refusal(before, 1)) {
+      undo_admission(1);
+      return reject(std::forward<Handler>(handler), *refusal);
+    }
+    request_type r = make_request(std::move(input), options, now, deadline, std::forward<Handler>(handler));
+    if (!queue_.try_push(std::move(r))) {
+      undo_admission(1);
+      return reject_request(r, errc::queue_full);
+    }
+    after_push((before & count_mask) + 1, options.priority, deadline);
+  }
+
+  // Admits all of `inputs` or none (a whole batch never half-fits), each with its own handler from make_handler(i).
+  template <class MakeHandler, class RejectAll>
+  void submit_many(std::vector<input_type>&& inputs, const request_options& options, MakeHandler&& make_handler,
+                   RejectAll&& reject_all) {
+    const time_point now = Clock::now();
+    const time_point deadline = options.effective_deadline(now);
+    const std::size_t n = inputs.size();
+    if (deadline <= now) return reject_all(errc::deadline_expired, n);
+    const std::uint64_t before = admitted_.fetch_add(n, std::memory_order_seq_cst);
+    if (const auto refusal = admission_refusal(before, n)) {
+      undo_admission(n);
+      return reject_all(*refusal, n);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      request_type r = make_request(std::move(inputs[i]), options, now, deadline, make_handler(i));
+      if (!queue_.try_push(std::move(r))) {
+        // Only a queue policy breaking its capacity promise gets here; the request still completes once.
+        undo_admission(1);
+        reject_request(r, errc::queue_full);
+      }
+    }
+    after_push((before & count_mask) + n, options.priority, deadline);
+  }
+
+  // Posts a handler that completes at once with `error`, never inline (Asio's rule for initiating functions).
+  template <class Handler>
+  void reject(Handler&& handler, errc error) {
+    request_type r;
+    r.done.emplace(std::forward<Handler>(handler), nullptr, nullptr, nullptr);
+    reject_request(r, error);
+  }
+
+  void begin_shutdown(shutdown_mode mode, boost::asio::any_completion_handler<void()> waiter = {}) {
+    admitted_.fetch_or(closed_bit, std::memory_order_seq_cst);
+    boost::asio::post(strand_, [self = this->shared_from_this(), mode, waiter = std::move(waiter)]() mutable {
+      if (waiter) self->shutdown_waiters_.push_back(std::move(waiter));
+      if (static_cast<std::uint8_t>(mode) > static_cast<std::uint8_t>(self->closing_)) self->closing_ = mode;
+      self->counters_.dispatcher_wakeups.add();
+      self->run_dispatcher();
+    });
+  }
+
+  // Accounts for `n` requests refused before admission (submit_many's all-or-nothing refusal).
+  void count_refusals(errc error, std::size_t n) noexcept {
+    counters_.rejected_at_submit.add(n);
+    count_error(error, n);
+  }
+
+  batcher_stats stats() const noexcept { return counters_.snapshot(admitted_.load(std::memory_order_relaxed) & count_mask); }
+  const executor_type& default_executor() const noexcept { return default_executor_; }
+  const executor_type& compute_executor() const noexcept { return compute_executor_; }
+  Backend& backend() noexcept { return backend_; }
+  const config_type& config() const noexcept { return config_; }
+
+  // True when a blocking call from this thread would wait for work that only this thread can run.
+  bool blocking_would_deadlock() const {
+    return strand_.running_in_this_thread() || runs_in_this_thread(default_executor_) ||
+           runs_in_this_thread(compute_executor_);
+  }
+
+  // A message stored when a batch last failed; for logs. Read from any thread.
+  std::string last_backend_error() const {
+    std::lock_guard lock(last_error_mutex_);
+    return last_error_;
+  }
+
+ private:
+  static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t count_mask = closed_bit - 1;
+  static constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
+
+  struct lane {
+    lane(batching_key k, const config_type& cfg, std::uint64_t gen)
+        : key(k), waiting(cfg.priority), generation(gen) {
+      timeout.emplace(cfg.timeout);
+    }
+    batching_key key;
+    typename Priority::template container<pending_entry> waiting;
+    std::optional<typename Timeout::state> timeout;
+    std::size_t urgent = 0;                           // waiting requests that ask for an immediate flush
+    time_point earliest_deadline = time_point::max(); // exact unless deadline_stale
+    bool deadline_stale = false;
+    std::uint64_t generation;                         // changes when the lane is reused for another key
+  };
+
+  enum class slot_state : std::uint8_t { free, running, finished };
+
+  struct batch_slot {
+    std::vector<input_type> inputs;
+    std::vector<output_type> outputs;
+    std::vector<completion<output_type>> completions;
+    std::size_t size = 0;
+    lane* owner = nullptr;
+    std::uint64_t owner_generation = 0;
+    time_point dispatched_at{};
+    time_point oldest_arrival{};
+    duration service_time{};
+    std::error_code error;
+    std::string error_message;
+    std::atomic<slot_state> state{slot_state::free};
+  };
+
+  // ---- producer helpers ---------------------------------------------------------------------------------------
+
+  std::optional<errc> admission_refusal(std::uint64_t before, std::size_t n) const noexcept {
+    if (before & closed_bit) return errc::shutting_down;
+    if ((before & count_mask) + n > capacity_) return errc::queue_full;
+    return std::nullopt;
+  }
+
+  void undo_admission(std::size_t n) {
+    const std::uint64_t before = admitted_.fetch_sub(n, std::memory_order_seq_cst);
+    // A shutdown may be waiting for the count to reach zero.
+    if ((before & closed_bit) && ((before - n) & count_mask) == 0) post_wake();
+  }
+
+  template <class Handler>
+  request_type make_request(input_type&& input, const request_options& options, time_point now,
+                            time_point deadline, Handler&& handler) {
+    request_type r;
+    r.input = std::move(input);
+    r.done.emplace(std::forward<Handler>(handler), this, &weak_self, &notify_cancellation);
+    r.arrival = now;
+    r.deadline = deadline;
+    r.key = options.key;
+    r.priority = options.priority;
+    return r;
+  }
+
+  void reject_request(request_type& r, errc error) {
+    counters_.rejected_at_submit.add();
+    count_error(error);
+    r.done.complete(error, output_type{}, {}, &default_executor_);
+  }
+
+  // After a push: wake the dispatcher only if this arrival can change what it decided.
+  void after_push(std::uint64_t admitted_now, priority_level priority, time_point deadline) {
+    // Pairs with the fence in publish_and_recheck(): either we see the dispatcher's new threshold, or it sees
+    // our request when it re-drains.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    const bool crosses_threshold = admitted_now >= wake_threshold_.load(std::memory_order_relaxed);
+    const bool urgent = config_.high_priority_flushes && priority <= config_.urgent_priority;
+    const bool early_deadline = deadline.time_since_epoch().count() < next_look_.load(std::memory_order_relaxed);
+    if (crosses_threshold || urgent || early_deadline) post_wake();
+  }
+
+  void post_wake() {
+    if (wake_posted_.load(std::memory_order_relaxed) || wake_posted_.exchange(true, std::memory_order_acq_rel))
+      return;
+    counters_.wakeups_posted.add();
+    boost::asio::post(strand_, [self = this->shared_from_this()] { self->on_wake(); });
+  }
+
+  static std::weak_ptr<void> weak_self(void* self) {
+    return static_cast<batcher_core*>(self)->weak_from_this();
+  }
+  static void notify_cancellation(void* self) {
+    auto* core = static_cast<batcher_core*>(self);
+    core->cancellations_.store(true, std::memory_order_release);
+    core->post_wake();
+  }
+
+  // ---- dispatcher: on the strand only -------------------------------------------------------------------------
+
+  void on_wake() {
+    wake_posted_.store(false, std::memory_order_relaxed);
+    // Pairs with after_push(): a producer that still saw the flag set has its request visible to our drain.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    counters_.dispatcher_wakeups.add();
+    run_dispatcher();
+  }
+
+  void on_timer(boost::system::error_code ec, std::uint64_t generation) {
+    if (ec || generation != timer_generation_) return;  // cancelled or re-armed meanwhile
+    timer_armed_ = false;
+    counters_.timer_fires.add();
+    counters_.dispatcher_wakeups.add();
+    run_dispatcher();
+  }
+
+  void run_dispatcher() {
+    collect_finished_batches();
+    time_point next_look = time_point::max();
+    drain_queue();
+    for (;;) {
+      const time_point now = Clock::now();
+      if (cancellations_.exchange(false, std::memory_order_acq_rel)) sweep_cancelled();
+      if (closing_ == shutdown_mode::cancel) cancel_waiting();
+      expire(now);
+      const std::size_t needed = decide_all(now, next_look);
+      if (!publish_and_recheck(needed, next_look)) break;
+    }
+    arm_timer(next_look);
+    finish_shutdown_if_done();
+  }
+
+  std::size_t drain_queue() {
+    std::size_t total = 0;
+    for (;;) {
+      std::size_t n = 0;
+      if constexpr (bulk_poppable_queue<typename Queue::template queue<request_type>, request_type>) {
+        n = queue_.try_pop_bulk(drain_buffer_.data(), drain_buffer_.size());
+      } else {
+        while (n < drain_buffer_.size() && queue_.try_pop(drain_buffer_[n])) ++n;
+      }
+      if (n == 0) break;
+      admit_drained(n);
+      total += n;
+      if (n < drain_buffer_.size()) break;
+    }
+    if (total) counters_.accepted.add(total);
+    return total;
+  }
+
+  // Moves drained requests into the slab and their lanes, oldest first (a per-producer queue drains producer by
+  // producer, so arrival order is restored here).
+  void admit_drained(std::size_t n) {
+    auto arrival_of = [this](std::uint32_t i) { return drain_buffer_[i].arrival; };
+    drain_order_.resize(n);
+    for (std::uint32_t i = 0; i < n; ++i) drain_order_[i] = i;
+    if (!std::is_sorted(drain_order_.begin(), drain_order_.end(),
+                        [&](std::uint32_t a, std::uint32_t b) { return arrival_of(a) < arrival_of(b); }))
+      std::stable_sort(drain_order_.begin(), drain_order_.end(),
+                       [&](std::uint32_t a, std::uint32_t b) { return arrival_of(a) < arrival_of(b); });
+    for (std::uint32_t i : drain_order_) {
+      request_type& r = drain_buffer_[i];
+      POWERBATCH_ASSERT(!free_slab_.empty(), "admission count and slab size disagree");
+      const std::uint32_t slot = free_slab_.back();
+      free_slab_.pop_back();
+      lane& l = lane_for(r.key);
+      const pending_entry entry{slot, r.priority, r.arrival, r.deadline, next_sequence_++};
+      slab_[slot] = std::move(r);
+      l.waiting.push(entry);
+      if (is_urgent(entry.priority)) ++l.urgent;
+      if (entry.deadline < l.earliest_deadline) l.earliest_deadline = entry.deadline;
+      ++waiting_;
+    }
+  }
+
+  bool is_urgent(priority_level p) const noexcept {
+    return config_.high_priority_flushes && p <= config_.urgent_priority;
+  }
+
+  lane& lane_for(batching_key key) {
+    if (last_lane_ && last_lane_->key == key) return *last_lane_;
+    lane* reusable = nullptr;
+    for (auto& l : lanes_) {
+      if (l->key == key) return *(last_lane_ = l.get());
+      if (!reusable && l->waiting.empty() && !lane_has_running_batch(*l)) reusable = l.get();
+    }
+    // Keys come and go (per-model, per-tenant); reuse an idle lane rather than grow without bound.
+    if (reusable && lanes_.size() >= 16) {
+      reusable->key = key;
+      reusable->generation = ++lane_generation_;
+      reusable->timeout.emplace(config_.timeout);
+      reusable->urgent = 0;
+      reusable->earliest_deadline = time_point::max();
+      reusable->deadline_stale = false;
+      return *(last_lane_ = reusable);
+    }
+    lanes_.push_back(std::make_unique<lane>(key, config_, ++lane_generation_));
+    return *(last_lane_ = lanes_.back().get());
+  }
+
+  bool lane_has_running_batch(const lane& l) const noexcept {
+    for (const auto& s : slots_)
+      if (s.owner == &l && s.state.load(std::memory_order_acquire) != slot_state::free) return true;
+    return false;
+  }
+
+  // Completes a waiting request that will not reach the backend. We run on the strand, i.e. on the default
+  // executor, so handlers without an executor of their own are invoked inline.
+  void finish_waiting(const pending_entry& entry, errc error) {
+    request_type& r = slab_[entry.slot];
+    count_error(error);
+    r.done.complete(error, output_type{}, {}, nullptr);
+    r.input = input_type{};
+    release_entry(entry);
+  }
+
+  // Bookkeeping shared by every way an entry leaves its lane.
+  void release_entry(const pending_entry& entry) {
+    free_slab_.push_back(entry.slot);
+    --waiting_;
+    ++left_since_publish_;
+    lane& l = *current_lane_;
+    if (is_urgent(entry.priority)) --l.urgent;
+    if (entry.deadline == l.earliest_deadline && entry.deadline != time_point::max()) l.deadline_stale = true;
+  }
+
+  void count_error(errc error, std::size_t n = 1) noexcept {
+    switch (error) {
+      case errc::queue_full: counters_.queue_full.add(n); break;
+      case errc::deadline_expired: counters_.deadline_expired.add(n); break;
+      case errc::cancelled: counters_.cancelled.add(n); break;
+      case errc::shutting_down: counters_.shutting_down.add(n); break;
+      default: break;
+    }
+  }
+
+  template <class Pred>
+  void erase_waiting(lane& l, Pred&& pred, errc error) {
+    current_lane_ = &l;
+    l.waiting.erase_if(pred, [&](const pending_entry& e) { finish_waiting(e, error); });
+  }
+
+  void sweep_cancelled() {
+    for (auto& l : lanes_)
+      erase_waiting(
+          *l,
+          [this](const pending_entry& e) {
+            const cancel_state* c = slab_[e.slot].done.cancellation();
+            return c != nullptr && c->cancelled();
+          },
+          errc::cancelled);
+  }
+
+  void cancel_waiting() {
+    for (auto& l : lanes_) erase_waiting(*l, [](const pending_entry&) { return true; }, errc::shutting_down);
+  }
+
+  time_point earliest_deadline(lane& l) {
+    if (l.deadline_stale) {
+      time_point earliest = time_point::max();
+      l.waiting.erase_if(
+          [&](const pending_entry& e) {
+            earliest = std::min(earliest, e.deadline);
+            return false;
+          },
+          [](const pending_entry&) {});
+      l.earliest_deadline = earliest;
+      l.deadline_stale = false;
+    }
+    return l.waiting.empty() ? time_point::max() : l.earliest_deadline;
+  }
+
+  void expire(time_point now) {
+    for (auto& l : lanes_) {
+      if (earliest_deadline(*l) > now) continue;
+      erase_waiting(*l, [now](const pending_entry& e) { return e.deadline <= now; }, errc::deadline_expired);
+    }
+  }
+
+  // Runs every lane's decisions; launches batches; returns how many more arrivals could change a decision and
+  // lowers `next_look` to the earliest instant one could.
+  std::size_t decide_all(time_point now, time_point& next_look) {
+    next_look = time_point::max();
+    std::size_t needed = unlimited;
+    bool blocked = false;
+    const std::size_t count = lanes_.size();
+    for (std::size_t k = 0; k < count; ++k) {
+      lane& l = *lanes_[(round_robin_ + k) % count];
+      while (!l.waiting.empty() && !blocked) {
+        const decision d = decide(l, now);
+        if (!d.flushes()) {
+          next_look = std::min(next_look, d.wake_at);
+          const std::size_t size = l.waiting.size();
+          if (d.wake_at_pending != unlimited) needed = std::min(needed, d.wake_at_pending > size ? d.wake_at_pending - size : 1);
+          if (d.wake_at == time_point::max() && d.wake_at_pending == unlimited) needed = 1;  // decides on arrivals
+          break;
+        }
+        batch_slot* slot = acquire_slot();
+        if (slot == nullptr) {
+          blocked = true;  // a finishing batch wakes us
+          break;
+        }
+        launch(l, *slot, d.flush_count, d.reason, now);
+      }
+      if (!l.waiting.empty()) next_look = std::min(next_look, earliest_deadline(l));
+    }
+    if (count) round_robin_ = (round_robin_ + 1) % count;
+    if (blocked) needed = unlimited;
+    return needed;
+  }
+
+  decision decide(lane& l, time_point now) {
+    const std::size_t size = l.waiting.size();
+    const std::size_t cap = backend_cap_;
+    if (closing_ == shutdown_mode::drain) return decision::flush(std::min(size, cap), flush_reason::shutdown);
+    if (l.urgent > 0) return decision::flush(std::min(size, cap), flush_reason::priority);
+    const lane_view view{size, l.waiting.oldest_arrival(), earliest_deadline(l), now, cap};
+    decision d = l.timeout->decide(view);
+    if (d.flush_count > 0) d.flush_count = std::min({d.flush_count, size, cap});
+    return d;
+  }
+
+  batch_slot* acquire_slot() {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      for (auto& s : slots_) {
+        slot_state st = s.state.load(std::memory_order_acquire);
+        if (st == slot_state::finished) {
+          give_feedback(s);
+          st = slot_state::free;
+        }
+        if (st == slot_state::free) {
+          s.state.store(slot_state::running, std::memory_order_relaxed);
+          if (attempt == 1 && closing_ == static_cast<shutdown_mode>(0))
+            waiting_for_slot_.store(false, std::memory_order_relaxed);
+          return &s;
+        }
+      }
+      if (attempt == 0) {
+        // Ask finishing batches to wake us, then look once more so a batch that finished meanwhile is not missed.
+        waiting_for_slot_.store(true, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+      }
+    }
+    return nullptr;
+  }
+
+  void collect_finished_batches() {
+    for (auto& s : slots_)
+      if (s.state.load(std::memory_order_acquire) == slot_state::finished) {
+        give_feedback(s);
+        s.state.store(slot_state::free, std::memory_order_relaxed);
+      }
+  }
+
+  void give_feedback(batch_slot& s) {
+    if constexpr (learns_from_feedback<typename Timeout::state>) {
+      if (s.owner && s.owner->generation == s.owner_generation && s.owner->timeout)
+        s.owner->timeout->on_batch_complete(
+            batch_feedback{s.size, s.service_time, s.dispatched_at - s.oldest_arrival, static_cast<bool>(s.error)});
+    }
+    s.owner = nullptr;
+  }
+
+  void launch(lane& l, batch_slot& slot, std::size_t count, flush_reason reason, time_point now) {
+    current_lane_ = &l;
+    slot.inputs.clear();
+    slot.completions.clear();
+    time_point oldest = time_point::max();
+    while (slot.inputs.size() < count && !l.waiting.empty()) {
+      const pending_entry entry = l.waiting.pop(now);
+      request_type& r = slab_[entry.slot];
+      if (entry.deadline <= now) {
+        finish_waiting(entry, errc::deadline_expired);
+        continue;
+      }
+      if (cancel_state* c = r.done.cancellation(); c != nullptr && !c->claim()) {
+        finish_waiting(entry, errc::cancelled);
+        continue;
+      }
+      oldest = std::min(oldest, entry.arrival);
+      slot.inputs.push_back(std::move(r.input));
+      slot.completions.push_back(std::move(r.done));
+      release_entry(entry);
+    }
+    if (slot.inputs.empty()) {
+      slot.state.store(slot_state::free, std::memory_order_relaxed);
+      return;
+    }
+    slot.size = slot.inputs.size();
+    slot.owner = &l;
+    slot.owner_generation = l.generation;
+    slot.dispatched_at = now;
+    slot.oldest_arrival = oldest;
+    counters_.record_batch(slot.inputs.size(), reason);
+    counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(compute_executor_, [self = this->shared_from_this(), &slot] { self->run_batch(slot); });
+  }
+
+  // Publishes when producers must wake us, then re-drains: returns true if requests arrived meanwhile.
+  bool publish_and_recheck(std::size_t needed, time_point next_look) {
+    if (left_since_publish_) {
+      admitted_.fetch_sub(left_since_publish_, std::memory_order_seq_cst);
+      left_since_publish_ = 0;
+    }
+    std::uint64_t threshold;
+    if (closing_ != static_cast<shutdown_mode>(0) || waiting_ == 0)
+      threshold = waiting_ + 1;  // any arrival matters
+    else if (needed == unlimited)
+      threshold = std::numeric_limits<std::uint64_t>::max();
+    else
+      threshold = waiting_ + needed;
+    wake_threshold_.store(threshold, std::memory_order_relaxed);
+    next_look_.store(next_look.time_since_epoch().count(), std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return drain_queue() > 0;
+  }
+
+  void arm_timer(time_point at) {
+    if (at == time_point::max()) {
+      if (timer_armed_) {
+        ++timer_generation_;
+        timer_armed_ = false;
+        timer_.cancel();
+      }
+      return;
+    }
+    if (timer_armed_ && armed_at_ == at) return;
+    timer_.expires_at(at);
+    timer_armed_ = true;
+    armed_at_ = at;
+    counters_.timers_armed.add();
+    timer_.async_wait(boost::asio::bind_executor(
+        strand_, [self = this->shared_from_this(), generation = ++timer_generation_](boost::system::error_code ec) {
+          self->on_timer(ec, generation);
+        }));
+  }
+
+  void finish_shutdown_if_done() {
+    if (closing_ == static_cast<shutdown_mode>(0)) return;
+    // Every batch completion must wake us until the last one is done.
+    waiting_for_slot_.store(true, std::memory_order_seq_cst);
+    if (waiting_ != 0 || counters_.in_flight.load(std::memory_order_acquire) != 0 ||
+        (admitted_.load(std::memory_order_seq_cst) & count_mask) != 0)
+      return;
+    arm_timer(time_point::max());
+    for (auto& waiter : shutdown_waiters_) boost::asio::post(default_executor_, std::move(waiter));
+    shutdown_waiters_.clear();
+    shutdown_complete_ = true;
+  }
+
+  // ---- compute side ---------------------------------------------------------------------------------------------
+
+  void run_batch(batch_slot& slot) {
+    const std::size_t n = slot.inputs.size();
+    slot.outputs.clear();
+    slot.outputs.resize(n);
+    slot.error.clear();
+    const time_point started = Clock::now();
+    try {
+      backend_.run(std::span<input_type>(slot.inputs), std::span<output_type>(slot.outputs));
+    } catch (const std::exception& e) {
+      slot.error = errc::backend_failed;
+      slot.error_message = e.what();
+    } catch (...) {
+      slot.error = errc::backend_failed;
+      slot.error_message = "backend threw a non-standard exception";
+    }
+    slot.service_time = Clock::now() - started;
+    if (compute_is_default_)
+      deliver(slot);
+    else
+      boost::asio::post(default_executor_, [self = this->shared_from_this(), &slot] { self->deliver(slot); });
+  }
+
+  // Runs on the default executor: completes every request of the batch, then returns the slot.
+  void deliver(batch_slot& slot) {
+    const std::size_t n = slot.completions.size();
+    if (slot.error) {
+      {
+        std::lock_guard lock(last_error_mutex_);
+        last_error_ = slot.error_message;
+      }
+      counters_.backend_failed.add(n);
+      for (auto& c : slot.completions) c.complete(slot.error, output_type{}, slot.error_message, nullptr);
+    } else {
+      counters_.completed.add(n);
+      for (std::size_t i = 0; i < n; ++i)
+        slot.completions[i].complete({}, std::move(slot.outputs[i]), {}, nullptr);
+    }
+    slot.inputs.clear();
+    counters_.in_flight.fetch_sub(1, std::memory_order_release);
+    slot.state.store(slot_state::finished, std::memory_order_release);
+    // Pairs with acquire_slot(): either it sees the slot finished, or we see that it waits for one.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (waiting_for_slot_.load(std::memory_order_relaxed) && waiting_for_slot_.exchange(false)) post_wake();
+  }
+
+  // ---- state ------------------------------------------------------------------------------------------------------
+
+  const config_type config_;
+  const std::size_t capacity_;
+
+  // Written by producers on every request; kept apart from each other and from dispatcher-only state.
+  alignas(POWERBATCH_CACHE_LINE) std::atomic<std::uint64_t> admitted_{0};  // admitted, not yet left | closed_bit
+  alignas(POWERBATCH_CACHE_LINE) std::atomic<std::uint64_t> wake_threshold_{1};
+  std::atomic<duration::rep> next_look_{std::numeric_limits<duration::rep>::max()};
+  alignas(POWERBATCH_CACHE_LINE) std::atomic<bool> wake_posted_{false};
+  std::atomic<bool> cancellations_{false};
+  std::atomic<bool> waiting_for_slot_{false};
+  alignas(POWERBATCH_CACHE_LINE) typename Queue::template queue<request_type> queue_;
+
+  alignas(POWERBATCH_CACHE_LINE) executor_type default_executor_;
+  executor_type compute_executor_;
+  const bool compute_is_default_;
+  boost::asio::strand<executor_type> strand_;
+  boost::asio::basic_waitable_timer<Clock> timer_;
+  Backend backend_;
+  std::size_t backend_cap_ = unlimited;
+
+  // Dispatcher-only.
+  std::vector<request_type> slab_;
+  std::vector<std::uint32_t> free_slab_;
+  std::vector<request_type> drain_buffer_;
+  std::vector<std::uint32_t> drain_order_;
+  std::vector<std::unique_ptr<lane>> lanes_;
+  lane* last_lane_ = nullptr;
+  lane* current_lane_ = nullptr;
+  std::uint64_t lane_generation_ = 0;
+  std::size_t round_robin_ = 0;
+  std::uint64_t next_sequence_ = 0;
+  std::size_t waiting_ = 0;             // requests in lanes
+  std::size_t left_since_publish_ = 0;  // left their lanes since admitted_ was last lowered
+  bool timer_armed_ = false;
+  time_point armed_at_{};
+  std::uint64_t timer_generation_ = 0;
+  shutdown_mode closing_ = static_cast<shutdown_mode>(0);
+  bool shutdown_complete_ = false;
+  std::vector<boost::asio::any_completion_handler<void()>> shutdown_waiters_;
+
+  std::vector<batch_slot> slots_;
+  detail::batcher_counters counters_;
+  mutable std::mutex last_error_mutex_;
+  std::string last_error_;
+};
+
+}  // namespace detail
+POWERBATCH_END_NAMESPACE
