@@ -6,6 +6,8 @@
 
 #include <powerbatch/config.hpp>
 
+#include <boost/asio/wait_traits.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -44,3 +46,15 @@ struct manual_clock {
 };
 
 POWERBATCH_END_NAMESPACE
+
+// Asio sleeps for the real length of a timer's remaining time, which means nothing for a clock moved by hand: an
+// io_context driving manual_clock timers checks them on every poll() instead of sleeping.
+template <>
+struct boost::asio::wait_traits<powerbatch::manual_clock> {
+  static powerbatch::manual_clock::duration to_wait_duration(const powerbatch::manual_clock::duration&) {
+    return powerbatch::manual_clock::duration::zero();
+  }
+  static powerbatch::manual_clock::duration to_wait_duration(const powerbatch::manual_clock::time_point&) {
+    return powerbatch::manual_clock::duration::zero();
+  }
+};
