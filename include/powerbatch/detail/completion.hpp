@@ -84,13 +84,13 @@ class completion {
   }
   ~completion() { reset(); }
 
-  // Stores the handler. If its cancellation slot is connected, installs a cancellation handler sharing a
-  // cancel_state with this completion (returned so the request can consult it).
+  // Stores the handler. If `weak_owner` is given and the handler's cancellation slot is connected, installs a
+  // cancellation handler sharing a cancel_state with this completion (see cancellation()).
   template <class Handler>
   void emplace(Handler&& handler, void* owner, std::weak_ptr<void> (*weak_owner)(void*), void (*notify)(void*)) {
     using box_type = box<std::decay_t<Handler>>;
     auto slot = asio::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) {
+    if (weak_owner != nullptr && slot.is_connected()) {
       cancel_ = new cancel_state;
       cancel_->owner = weak_owner(owner);
       cancel_->notify = notify;
