@@ -2,9 +2,10 @@
 //
 // Threads and ownership:
 //  - Producers (any thread) reserve a place in `admitted_`, push the request into the Queue policy and post at
-//    most one wake-up to the dispatcher strand, only when their arrival can change a decision.
-//  - The dispatcher runs on a strand of the user's executor. It alone touches lanes, the slab of waiting requests,
-//    the Priority containers, the Timeout states and the timer, so none of those need locks.
+//    most one wake-up to the dispatcher, only when their arrival can change a decision.
+//  - The dispatcher runs as handlers on the user's executor, one at a time (enter_dispatcher() serialises them
+//    with one atomic word, like a strand that never allocates). It alone touches lanes, the slab of waiting
+//    requests, the Priority containers, the Timeout states and the timer, so none of those need locks.
 //  - Batches run on the compute executor; their completions go to each request's associated executor.
 //  - The core is owned by a shared_ptr: the Batcher handle and every posted handler hold it, so nothing runs on
 //    freed state, whatever order the user tears things down in.
@@ -17,6 +18,7 @@
 #include <powerbatch/concepts/queue_policy.hpp>
 #include <powerbatch/concepts/timeout_policy.hpp>
 #include <powerbatch/detail/completion.hpp>
+#include <powerbatch/detail/handler_memory.hpp>
 #include <powerbatch/error.hpp>
 #include <powerbatch/request_options.hpp>
 #include <powerbatch/stats.hpp>
@@ -24,7 +26,8 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
-#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -87,8 +90,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
         default_executor_(std::move(dispatch_executor)),
         compute_executor_(std::move(compute_executor)),
         compute_is_default_(compute_executor_ == default_executor_),
-        strand_(boost::asio::make_strand(default_executor_)),
-        timer_(strand_),
+        timer_(default_executor_),
         backend_(std::move(backend)),
         slab_(capacity_),
         drain_buffer_(std::min<std::size_t>(capacity_, 256)),
@@ -154,12 +156,21 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
   }
 
   void begin_shutdown(shutdown_mode mode, boost::asio::any_completion_handler<void()> waiter = {}) {
+    // Recorded before admission closes, so that every later dispatcher run applies it — including a wake-up that a
+    // producer queued before this call: a cancel shutdown starts no batch for a request that was waiting.
+    std::uint8_t requested = requested_mode_.load(std::memory_order_relaxed);
+    while (requested < static_cast<std::uint8_t>(mode) &&
+           !requested_mode_.compare_exchange_weak(requested, static_cast<std::uint8_t>(mode),
+                                                  std::memory_order_release, std::memory_order_relaxed)) {
+    }
     admitted_.fetch_or(closed_bit, std::memory_order_seq_cst);
-    boost::asio::post(strand_, [self = this->shared_from_this(), mode, waiter = std::move(waiter)]() mutable {
-      if (waiter) self->shutdown_waiters_.push_back(std::move(waiter));
-      if (static_cast<std::uint8_t>(mode) > static_cast<std::uint8_t>(self->closing_)) self->closing_ = mode;
+    if (waiter) {
+      std::lock_guard lock(shutdown_mutex_);
+      shutdown_waiters_.push_back(std::move(waiter));
+    }
+    boost::asio::post(default_executor_, [self = this->shared_from_this()] {
       self->counters_.dispatcher_wakeups.add();
-      self->run_dispatcher();
+      self->enter_dispatcher();
     });
   }
 
@@ -177,8 +188,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
 
   // True when a blocking call from this thread would wait for work that only this thread can run.
   bool blocking_would_deadlock() const {
-    return strand_.running_in_this_thread() || runs_in_this_thread(default_executor_) ||
-           runs_in_this_thread(compute_executor_);
+    return runs_in_this_thread(default_executor_) || runs_in_this_thread(compute_executor_);
   }
 
   // A message stored when a batch last failed; for logs. Read from any thread.
@@ -221,6 +231,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     std::error_code error;
     std::string error_message;
     std::atomic<slot_state> state{slot_state::free};
+    handler_memory run_memory, deliver_memory;
   };
 
   // ---- producer helpers ---------------------------------------------------------------------------------------
@@ -271,7 +282,20 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     if (wake_posted_.load(std::memory_order_relaxed) || wake_posted_.exchange(true, std::memory_order_acq_rel))
       return;
     counters_.wakeups_posted.add();
-    boost::asio::post(strand_, [self = this->shared_from_this()] { self->on_wake(); });
+    post_internal(default_executor_, wake_memory_, [self = this->shared_from_this()] { self->on_wake(); });
+  }
+
+  // Posts one of our own handlers with recycled memory. Asio honours a handler's allocator when posting to a
+  // concrete io_context or thread_pool executor; through any_io_executor it would allocate, so look inside.
+  template <class F>
+  static void post_internal(const executor_type& ex, handler_memory& memory, F&& f) {
+    auto bound = boost::asio::bind_allocator(handler_allocator<void>(&memory), std::forward<F>(f));
+    if (auto* io = ex.target<boost::asio::io_context::executor_type>())
+      boost::asio::post(*io, std::move(bound));
+    else if (auto* pool = ex.target<boost::asio::thread_pool::executor_type>())
+      boost::asio::post(*pool, std::move(bound));
+    else
+      boost::asio::post(ex, std::move(bound));
   }
 
   static std::weak_ptr<void> weak_self(void* self) {
@@ -283,25 +307,55 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     core->post_wake();
   }
 
-  // ---- dispatcher: on the strand only -------------------------------------------------------------------------
+  // ---- dispatcher: one handler at a time ------------------------------------------------------------------------
 
   void on_wake() {
     wake_posted_.store(false, std::memory_order_relaxed);
     // Pairs with after_push(): a producer that still saw the flag set has its request visible to our drain.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     counters_.dispatcher_wakeups.add();
-    run_dispatcher();
+    enter_dispatcher();
   }
 
   void on_timer(boost::system::error_code ec, std::uint64_t generation) {
-    if (ec || generation != timer_generation_) return;  // cancelled or re-armed meanwhile
-    timer_armed_ = false;
-    counters_.timer_fires.add();
+    if (ec == boost::asio::error::operation_aborted) return;  // cancelled or re-armed: nothing to do
+    // Keep the newest generation: a late completion of an older wait must not hide a newer one.
+    for (std::uint64_t seen = fired_generation_.load(std::memory_order_relaxed);
+         seen < generation && !fired_generation_.compare_exchange_weak(seen, generation, std::memory_order_release,
+                                                                       std::memory_order_relaxed);) {
+    }
     counters_.dispatcher_wakeups.add();
-    run_dispatcher();
+    enter_dispatcher();
+  }
+
+  // Runs the dispatcher unless another thread is running it; then asks that thread for one more pass instead.
+  // Every event a pass must see (queued requests, a fired timer, a shutdown request, cancellations) is recorded
+  // in atomics before this is called, so a requested pass misses nothing.
+  void enter_dispatcher() {
+    for (std::uint32_t state = dispatcher_state_.load(std::memory_order_acquire);;) {
+      const std::uint32_t desired = (state & dispatcher_running) ? (state | dispatcher_rerun) : dispatcher_running;
+      if (dispatcher_state_.compare_exchange_weak(state, desired, std::memory_order_acq_rel,
+                                                  std::memory_order_acquire)) {
+        if (state & dispatcher_running) return;
+        break;
+      }
+    }
+    for (;;) {
+      run_dispatcher();
+      std::uint32_t expected = dispatcher_running;
+      if (dispatcher_state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
+      dispatcher_state_.store(dispatcher_running, std::memory_order_release);  // clear the rerun request
+    }
   }
 
   void run_dispatcher() {
+    if (const std::uint8_t requested = requested_mode_.load(std::memory_order_acquire);
+        requested > static_cast<std::uint8_t>(closing_))
+      closing_ = static_cast<shutdown_mode>(requested);
+    if (timer_armed_ && fired_generation_.load(std::memory_order_acquire) == timer_generation_) {
+      timer_armed_ = false;
+      counters_.timer_fires.add();
+    }
     collect_finished_batches();
     time_point next_look = time_point::max();
     drain_queue();
@@ -343,8 +397,9 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     for (std::uint32_t i = 0; i < n; ++i) drain_order_[i] = i;
     if (!std::is_sorted(drain_order_.begin(), drain_order_.end(),
                         [&](std::uint32_t a, std::uint32_t b) { return arrival_of(a) < arrival_of(b); }))
-      std::stable_sort(drain_order_.begin(), drain_order_.end(),
-                       [&](std::uint32_t a, std::uint32_t b) { return arrival_of(a) < arrival_of(b); });
+      std::sort(drain_order_.begin(), drain_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return arrival_of(a) != arrival_of(b) ? arrival_of(a) < arrival_of(b) : a < b;  // stable, no allocation
+      });
     for (std::uint32_t i : drain_order_) {
       request_type& r = drain_buffer_[i];
       POWERBATCH_ASSERT(!free_slab_.empty(), "admission count and slab size disagree");
@@ -391,7 +446,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     return false;
   }
 
-  // Completes a waiting request that will not reach the backend. We run on the strand, i.e. on the default
+  // Completes a waiting request that will not reach the backend. The dispatcher runs on the default
   // executor, so handlers without an executor of their own are invoked inline.
   void finish_waiting(const pending_entry& entry, errc error) {
     request_type& r = slab_[entry.slot];
@@ -499,8 +554,13 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
   decision decide(lane& l, time_point now) {
     const std::size_t size = l.waiting.size();
     const std::size_t cap = backend_cap_;
-    if (closing_ == shutdown_mode::drain) return decision::flush(std::min(size, cap), flush_reason::shutdown);
-    if (l.urgent > 0) return decision::flush(std::min(size, cap), flush_reason::priority);
+    if (closing_ == shutdown_mode::drain || l.urgent > 0) {
+      // Flush now, but batches no larger than the policy's own: ask it as if its window had closed.
+      const lane_view closed{size, l.waiting.oldest_arrival(), earliest_deadline(l), time_point::max(), cap};
+      const decision d = l.timeout->decide(closed);
+      const std::size_t n = d.flushes() ? std::min({d.flush_count, size, cap}) : std::min(size, cap);
+      return decision::flush(n, closing_ == shutdown_mode::drain ? flush_reason::shutdown : flush_reason::priority);
+    }
     const lane_view view{size, l.waiting.oldest_arrival(), earliest_deadline(l), now, cap};
     decision d = l.timeout->decide(view);
     if (d.flush_count > 0) d.flush_count = std::min({d.flush_count, size, cap});
@@ -580,7 +640,8 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     slot.oldest_arrival = oldest;
     counters_.record_batch(slot.inputs.size(), reason);
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
-    boost::asio::post(compute_executor_, [self = this->shared_from_this(), &slot] { self->run_batch(slot); });
+    post_internal(compute_executor_, slot.run_memory,
+                  [self = this->shared_from_this(), &slot] { self->run_batch(slot); });
   }
 
   // Publishes when producers must wake us, then re-drains: returns true if requests arrived meanwhile.
@@ -616,8 +677,11 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     timer_armed_ = true;
     armed_at_ = at;
     counters_.timers_armed.add();
-    timer_.async_wait(boost::asio::bind_executor(
-        strand_, [self = this->shared_from_this(), generation = ++timer_generation_](boost::system::error_code ec) {
+    // Re-arming cancels the previous wait, whose aborted completion may still be queued: two blocks of memory.
+    handler_memory& memory = (timer_generation_ & 1) ? timer_memory_[0] : timer_memory_[1];
+    timer_.async_wait(boost::asio::bind_allocator(
+        handler_allocator<void>(&memory),
+        [self = this->shared_from_this(), generation = ++timer_generation_](boost::system::error_code ec) {
           self->on_timer(ec, generation);
         }));
   }
@@ -630,9 +694,12 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
         (admitted_.load(std::memory_order_seq_cst) & count_mask) != 0)
       return;
     arm_timer(time_point::max());
-    for (auto& waiter : shutdown_waiters_) boost::asio::post(default_executor_, std::move(waiter));
-    shutdown_waiters_.clear();
-    shutdown_complete_ = true;
+    std::vector<boost::asio::any_completion_handler<void()>> waiters;
+    {
+      std::lock_guard lock(shutdown_mutex_);
+      waiters.swap(shutdown_waiters_);
+    }
+    for (auto& waiter : waiters) boost::asio::post(default_executor_, std::move(waiter));
   }
 
   // ---- compute side ---------------------------------------------------------------------------------------------
@@ -656,7 +723,8 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     if (compute_is_default_)
       deliver(slot);
     else
-      boost::asio::post(default_executor_, [self = this->shared_from_this(), &slot] { self->deliver(slot); });
+      post_internal(default_executor_, slot.deliver_memory,
+                    [self = this->shared_from_this(), &slot] { self->deliver(slot); });
   }
 
   // Runs on the default executor: completes every request of the batch, then returns the slot.
@@ -694,12 +762,17 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
   alignas(POWERBATCH_CACHE_LINE) std::atomic<bool> wake_posted_{false};
   std::atomic<bool> cancellations_{false};
   std::atomic<bool> waiting_for_slot_{false};
+  std::atomic<std::uint8_t> requested_mode_{0};  // the strongest shutdown_mode asked for (0: none)
   alignas(POWERBATCH_CACHE_LINE) typename Queue::template queue<request_type> queue_;
 
   alignas(POWERBATCH_CACHE_LINE) executor_type default_executor_;
   executor_type compute_executor_;
   const bool compute_is_default_;
-  boost::asio::strand<executor_type> strand_;
+  static constexpr std::uint32_t dispatcher_running = 1, dispatcher_rerun = 2;
+  std::atomic<std::uint32_t> dispatcher_state_{0};
+  std::atomic<std::uint64_t> fired_generation_{0};
+  handler_memory wake_memory_;
+  handler_memory timer_memory_[2];
   boost::asio::basic_waitable_timer<Clock> timer_;
   Backend backend_;
   std::size_t backend_cap_ = unlimited;
@@ -721,7 +794,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
   time_point armed_at_{};
   std::uint64_t timer_generation_ = 0;
   shutdown_mode closing_ = static_cast<shutdown_mode>(0);
-  bool shutdown_complete_ = false;
+  std::mutex shutdown_mutex_;  // guards shutdown_waiters_, added to from any thread
   std::vector<boost::asio::any_completion_handler<void()>> shutdown_waiters_;
 
   std::vector<batch_slot> slots_;

@@ -175,13 +175,18 @@ class completion {
       if constexpr (has_own_executor<Handler>) {
         auto executor = asio::get_associated_executor(handler);
         auto alloc = asio::get_associated_allocator(handler);
-        asio::dispatch(executor, asio::bind_allocator(alloc, [handler = std::move(handler), work = std::move(work),
-                                                                error, result = std::move(result),
-                                                                cancel]() mutable {
-                         release_cancellation(handler, cancel);
-                         std::move(handler)(error, std::move(result));
-                         (void)work;
-                       }));
+        auto upcall = asio::bind_allocator(alloc, [handler = std::move(handler), work = std::move(work), error,
+                                                   result = std::move(result), cancel]() mutable {
+          release_cancellation(handler, cancel);
+          std::move(handler)(error, std::move(result));
+          (void)work;
+        });
+        // `post_to` is given only from an initiating function (a refusal at submission), which must never complete
+        // inline — not even when the caller already runs on the handler's executor.
+        if (post_to != nullptr)
+          asio::post(executor, std::move(upcall));
+        else
+          asio::dispatch(executor, std::move(upcall));
       } else if (post_to == nullptr) {
         release_cancellation(handler, cancel);
         std::move(handler)(error, std::move(result));
