@@ -7,7 +7,8 @@
 //      on false the element must not have been moved from.
 //   4. q.try_pop(T&) -> bool, called from the dispatcher only (one consumer).
 // T is default-constructible and move-assignable (the batcher's requests are).
-// Optional: q.try_pop_bulk(T* out, std::size_t max) -> std::size_t, used when present;
+// Optional: q.try_pop_bulk(OutputIt out, std::size_t max) -> std::size_t, moving up to `max` elements into an
+//           output iterator (the batcher passes one that files them in place), used when present;
 //           static constexpr bool Q::single_producer (default false).
 #pragma once
 
@@ -29,6 +30,7 @@ concept queue_policy = requires { typename Q::template queue<concepts_detail::mo
                        queue_for<typename Q::template queue<concepts_detail::move_only_probe>,
                                  concepts_detail::move_only_probe>;
 
+// Checked with a pointer; the batcher passes its own output iterator, so implement it as a template.
 template <class Q, class T>
 concept bulk_poppable_queue = requires(Q& q, T* out, std::size_t max) {
   { q.try_pop_bulk(out, max) } -> std::same_as<std::size_t>;

@@ -8,7 +8,9 @@
 //           for policies that learn (latency fit, AIMD).
 //
 // decide() is called on the dispatcher whenever a decision might change: requests arrived, the armed instant
-// passed, a batch completed. It must not block. The batcher expires past-deadline requests before calling it and
+// passed, a batch completed. It must not block. When the batcher must flush anyway (a high-priority request, a
+// drain shutdown) it asks decide() with now = time_point::max() only to learn the batch size the policy allows,
+// so add durations to arrival times, never to `now`. The batcher expires past-deadline requests before calling it and
 // flushes high-priority requests itself (configurable), so a policy only handles its own rule.
 #pragma once
 

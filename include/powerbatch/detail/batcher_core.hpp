@@ -37,6 +37,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -93,9 +94,9 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
         timer_(default_executor_),
         backend_(std::move(backend)),
         slab_(capacity_),
-        drain_buffer_(std::min<std::size_t>(capacity_, 256)),
         slots_(std::max<std::size_t>(1, config_.max_in_flight)) {
     free_slab_.reserve(capacity_);
+    drained_.reserve(capacity_);
     for (std::size_t i = capacity_; i-- > 0;) free_slab_.push_back(static_cast<std::uint32_t>(i));
     if constexpr (has_max_batch_size<Backend>) backend_cap_ = std::max<std::size_t>(1, backend_.max_batch_size());
   }
@@ -371,43 +372,59 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     finish_shutdown_if_done();
   }
 
+  // Moves queued requests straight into free slab slots (no intermediate buffer), then files them in their
+  // lanes. Returns how many arrived.
   std::size_t drain_queue() {
-    std::size_t total = 0;
-    for (;;) {
-      std::size_t n = 0;
-      if constexpr (bulk_poppable_queue<typename Queue::template queue<request_type>, request_type>) {
-        n = queue_.try_pop_bulk(drain_buffer_.data(), drain_buffer_.size());
-      } else {
-        while (n < drain_buffer_.size() && queue_.try_pop(drain_buffer_[n])) ++n;
+    drained_.clear();
+    if constexpr (bulk_poppable_queue<typename Queue::template queue<request_type>, request_type>) {
+      // The slab has a free slot for every admitted request, so it can take whatever the queue holds.
+      while (queue_.try_pop_bulk(slab_inserter{this}, free_slab_.size()) > 0) {
       }
-      if (n == 0) break;
-      admit_drained(n);
-      total += n;
-      if (n < drain_buffer_.size()) break;
+    } else {
+      while (!free_slab_.empty() && queue_.try_pop(slab_[free_slab_.back()])) {
+        drained_.push_back(free_slab_.back());
+        free_slab_.pop_back();
+      }
     }
-    if (total) counters_.accepted.add(total);
-    return total;
+    if (drained_.empty()) return 0;
+    file_drained();
+    counters_.accepted.add(drained_.size());
+    return drained_.size();
   }
 
-  // Moves drained requests into the slab and their lanes, oldest first (a per-producer queue drains producer by
-  // producer, so arrival order is restored here).
-  void admit_drained(std::size_t n) {
-    auto arrival_of = [this](std::uint32_t i) { return drain_buffer_[i].arrival; };
-    drain_order_.resize(n);
-    for (std::uint32_t i = 0; i < n; ++i) drain_order_[i] = i;
-    if (!std::is_sorted(drain_order_.begin(), drain_order_.end(),
-                        [&](std::uint32_t a, std::uint32_t b) { return arrival_of(a) < arrival_of(b); }))
-      std::sort(drain_order_.begin(), drain_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
-        return arrival_of(a) != arrival_of(b) ? arrival_of(a) < arrival_of(b) : a < b;  // stable, no allocation
-      });
-    for (std::uint32_t i : drain_order_) {
-      request_type& r = drain_buffer_[i];
-      POWERBATCH_ASSERT(!free_slab_.empty(), "admission count and slab size disagree");
-      const std::uint32_t slot = free_slab_.back();
-      free_slab_.pop_back();
+  // An output iterator for try_pop_bulk that stores each request in a free slab slot.
+  struct slab_inserter {
+    using iterator_category = std::output_iterator_tag;
+    using value_type = void;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = void;
+    batcher_core* core;
+    slab_inserter& operator*() noexcept { return *this; }
+    slab_inserter& operator++() noexcept { return *this; }
+    slab_inserter operator++(int) noexcept { return *this; }
+    slab_inserter& operator=(request_type&& r) {
+      POWERBATCH_ASSERT(!core->free_slab_.empty(), "admission count and slab size disagree");
+      const std::uint32_t slot = core->free_slab_.back();
+      core->free_slab_.pop_back();
+      core->slab_[slot] = std::move(r);
+      core->drained_.push_back(slot);
+      return *this;
+    }
+  };
+
+  // Files drained requests in their lanes, oldest first (a per-producer queue drains producer by producer, so
+  // arrival order is restored here).
+  void file_drained() {
+    auto arrival_of = [this](std::uint32_t slot) { return slab_[slot].arrival; };
+    auto older = [&](std::uint32_t a, std::uint32_t b) {
+      return arrival_of(a) != arrival_of(b) ? arrival_of(a) < arrival_of(b) : a < b;
+    };
+    if (!std::is_sorted(drained_.begin(), drained_.end(), older)) std::sort(drained_.begin(), drained_.end(), older);
+    for (std::uint32_t slot : drained_) {
+      const request_type& r = slab_[slot];
       lane& l = lane_for(r.key);
       const pending_entry entry{slot, r.priority, r.arrival, r.deadline, next_sequence_++};
-      slab_[slot] = std::move(r);
       l.waiting.push(entry);
       if (is_urgent(entry.priority)) ++l.urgent;
       if (entry.deadline < l.earliest_deadline) l.earliest_deadline = entry.deadline;
@@ -780,8 +797,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
   // Dispatcher-only.
   std::vector<request_type> slab_;
   std::vector<std::uint32_t> free_slab_;
-  std::vector<request_type> drain_buffer_;
-  std::vector<std::uint32_t> drain_order_;
+  std::vector<std::uint32_t> drained_;  // slab slots filled by the current drain
   std::vector<std::unique_ptr<lane>> lanes_;
   lane* last_lane_ = nullptr;
   lane* current_lane_ = nullptr;

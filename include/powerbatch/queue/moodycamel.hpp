@@ -26,7 +26,10 @@ struct moodycamel {
 
     bool try_push(T&& element) { return queue_.enqueue(std::move(element)); }
     bool try_pop(T& out) { return queue_.try_dequeue(out); }
-    std::size_t try_pop_bulk(T* out, std::size_t max) { return queue_.try_dequeue_bulk(out, max); }
+    template <class OutputIt>
+    std::size_t try_pop_bulk(OutputIt out, std::size_t max) {
+      return queue_.try_dequeue_bulk(out, max);
+    }
 
    private:
     ::moodycamel::ConcurrentQueue<T> queue_;

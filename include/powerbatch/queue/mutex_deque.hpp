@@ -33,11 +33,12 @@ struct mutex_deque {
 
     bool try_pop(T& out) { return try_pop_bulk(&out, 1) == 1; }
 
-    std::size_t try_pop_bulk(T* out, std::size_t max) {
+    template <class OutputIt>
+    std::size_t try_pop_bulk(OutputIt out, std::size_t max) {
       std::lock_guard lock(mutex_);
       const std::size_t count = size_ < max ? size_ : max;
       for (std::size_t i = 0; i < count; ++i) {
-        out[i] = std::move(slots_[head_]);
+        *out++ = std::move(slots_[head_]);
         head_ = head_ + 1 == slots_.size() ? 0 : head_ + 1;
       }
       size_ -= count;
