@@ -97,6 +97,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
         slots_(std::max<std::size_t>(1, config_.max_in_flight)) {
     free_slab_.reserve(capacity_);
     drained_.reserve(capacity_);
+    merge_buffer_.reserve(capacity_);
     for (std::size_t i = capacity_; i-- > 0;) free_slab_.push_back(static_cast<std::uint32_t>(i));
     if constexpr (has_max_batch_size<Backend>) backend_cap_ = std::max<std::size_t>(1, backend_.max_batch_size());
   }
@@ -413,14 +414,9 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     }
   };
 
-  // Files drained requests in their lanes, oldest first (a per-producer queue drains producer by producer, so
-  // arrival order is restored here).
+  // Files drained requests in their lanes, oldest first.
   void file_drained() {
-    auto arrival_of = [this](std::uint32_t slot) { return slab_[slot].arrival; };
-    auto older = [&](std::uint32_t a, std::uint32_t b) {
-      return arrival_of(a) != arrival_of(b) ? arrival_of(a) < arrival_of(b) : a < b;
-    };
-    if (!std::is_sorted(drained_.begin(), drained_.end(), older)) std::sort(drained_.begin(), drained_.end(), older);
+    order_by_arrival();
     for (std::uint32_t slot : drained_) {
       const request_type& r = slab_[slot];
       lane& l = lane_for(r.key);
@@ -429,6 +425,36 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
       if (is_urgent(entry.priority)) ++l.urgent;
       if (entry.deadline < l.earliest_deadline) l.earliest_deadline = entry.deadline;
       ++waiting_;
+    }
+  }
+
+  // A per-producer queue drains producer by producer: drained_ is a few runs, each already in arrival order.
+  // Merging them pairwise is linear for the usual two or three runs, and the buffers are reused (no allocation).
+  void order_by_arrival() {
+    auto older = [this](std::uint32_t a, std::uint32_t b) { return slab_[a].arrival < slab_[b].arrival; };
+    const std::size_t n = drained_.size();
+    run_starts_.clear();
+    run_starts_.push_back(0);
+    for (std::size_t i = 1; i < n; ++i)
+      if (older(drained_[i], drained_[i - 1])) run_starts_.push_back(i);
+    run_starts_.push_back(n);
+    while (run_starts_.size() > 2) {
+      merge_buffer_.resize(n);
+      merged_starts_.clear();
+      const std::size_t runs = run_starts_.size() - 1;
+      for (std::size_t k = 0; k < runs; k += 2) {
+        const std::size_t first = run_starts_[k], middle = run_starts_[k + 1];
+        const std::size_t last = k + 2 <= runs ? run_starts_[k + 2] : middle;
+        std::merge(drained_.begin() + static_cast<std::ptrdiff_t>(first),
+                   drained_.begin() + static_cast<std::ptrdiff_t>(middle),
+                   drained_.begin() + static_cast<std::ptrdiff_t>(middle),
+                   drained_.begin() + static_cast<std::ptrdiff_t>(last),
+                   merge_buffer_.begin() + static_cast<std::ptrdiff_t>(first), older);
+        merged_starts_.push_back(first);
+      }
+      merged_starts_.push_back(n);
+      drained_.swap(merge_buffer_);
+      run_starts_.swap(merged_starts_);
     }
   }
 
@@ -798,6 +824,8 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
   std::vector<request_type> slab_;
   std::vector<std::uint32_t> free_slab_;
   std::vector<std::uint32_t> drained_;  // slab slots filled by the current drain
+  std::vector<std::uint32_t> merge_buffer_;
+  std::vector<std::size_t> run_starts_, merged_starts_;
   std::vector<std::unique_ptr<lane>> lanes_;
   lane* last_lane_ = nullptr;
   lane* current_lane_ = nullptr;
