@@ -126,7 +126,7 @@ build_and_test() {
   for suite in $suites; do suite_args+=(--suite "$suite"); done
   if [[ -z $suites ]]; then
     say "$dir: build everything"
-    timed "$dir: build" meson compile -C "$dir" -j "$JOBS" || return 1
+    timed "$dir: build" meson compile -C "$dir" -j "$JOBS" --ninja-args=-k0 || return 1
   else
     mapfile -t targets < <(python3 .ci/meson_tests.py targets "$dir" $suites)
     if [[ ${#targets[@]} -eq 0 ]]; then
@@ -134,7 +134,7 @@ build_and_test() {
       return 0
     fi
     say "$dir: build ${targets[*]}"
-    timed "$dir: build" ninja -C "$dir" -j "$JOBS" "${targets[@]}" || return 1
+    timed "$dir: build" ninja -C "$dir" -j "$JOBS" -k 0 "${targets[@]}" || return 1
   fi
 
   say "$dir: test ${suites:-(all suites)}"

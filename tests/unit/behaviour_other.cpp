@@ -8,17 +8,7 @@
 
 using namespace pbtest;
 
-template <class Q, class P>
-struct combo {
-  using queue = Q;
-  using priority = P;
-};
-
-using other_combos = std::tuple<
-    combo<pb::queue::mutex_deque, pb::priority::fifo>, combo<pb::queue::mutex_deque, pb::priority::strict_levels<3>>,
-    combo<pb::queue::mutex_deque, pb::priority::earliest_deadline>, combo<pb::queue::mutex_deque, pb::priority::aging<3>>,
-    combo<pb::queue::boost_spsc, pb::priority::fifo>, combo<pb::queue::boost_spsc, pb::priority::strict_levels<3>>,
-    combo<pb::queue::boost_spsc, pb::priority::earliest_deadline>, combo<pb::queue::boost_spsc, pb::priority::aging<3>>>;
+using other_combos = combos_over<pb::queue::mutex_deque, pb::queue::boost_spsc>;
 
 #define BEHAVIOUR_TYPES other_combos
 #define BEHAVIOUR_PREFIX "[mutex and spsc queues] "

@@ -106,4 +106,18 @@ class manual_loop {
   }
 };
 
+// One Queue x Priority combination for the behaviour suite, and every Priority policy over one Queue.
+template <class Q, class P>
+struct combo {
+  using queue = Q;
+  using priority = P;
+};
+
+template <class Q>
+using with_every_priority = std::tuple<combo<Q, pb::priority::fifo>, combo<Q, pb::priority::strict_levels<3>>,
+                                       combo<Q, pb::priority::earliest_deadline>, combo<Q, pb::priority::aging<3>>>;
+
+template <class... Queues>
+using combos_over = decltype(std::tuple_cat(with_every_priority<Queues>{}...));
+
 }  // namespace pbtest
