@@ -162,7 +162,7 @@ class Batcher {
   explicit Batcher(executor_type executor, Backend backend = Backend{}, config cfg = config{})
       : Batcher(executor, executor, std::move(backend), std::move(cfg)) {}
 
-  // Dispatch on a strand of `dispatch_executor` (also the default completion executor); backend calls on
+  // Dispatch on `dispatch_executor`, one handler at a time (also the default completion executor); backend calls on
   // `compute_executor` (a thread_pool, say), which may run several batches at once if max_in_flight > 1.
   Batcher(executor_type dispatch_executor, executor_type compute_executor, Backend backend, config cfg = config{})
       : core_(std::make_shared<core_type>(std::move(dispatch_executor), std::move(compute_executor),
