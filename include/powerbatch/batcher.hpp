@@ -1,10 +1,11 @@
-// powerbatch::Batcher<Queue, Timeout, Priority, Backend, Clock> — where the policies meet.
+// powerbatch::Batcher<Queue, Timeout, Priority, Backend, Clock, Observer> — where the policies meet.
 //
 //   Queue    (queue::)    where producers put requests           — concepts/queue_policy.hpp
 //   Timeout  (timeout::)  when a batch leaves, and how large      — concepts/timeout_policy.hpp
 //   Priority (priority::) which waiting requests leave first      — concepts/priority_policy.hpp
 //   Backend               what runs a batch                      — concepts/backend.hpp
-//   Clock                 where time comes from (manual_clock in tests)
+//   Clock                 where time comes from (manual_clock in tests and simulations)
+//   Observer              what watches it (metrics::recorder; no_observer costs nothing) — concepts/observer.hpp
 //
 // It runs on the user's Asio executor and starts no thread. Every submitted request completes exactly once, with a
 // result or an error code, on its handler's associated executor (or the batcher's executor if it has none).
@@ -16,6 +17,7 @@
 
 #include <powerbatch/batcher_config.hpp>
 #include <powerbatch/concepts/backend.hpp>
+#include <powerbatch/concepts/observer.hpp>
 #include <powerbatch/concepts/priority_policy.hpp>
 #include <powerbatch/concepts/queue_policy.hpp>
 #include <powerbatch/concepts/timeout_policy.hpp>
@@ -134,7 +136,8 @@ struct batch_join {
 
 }  // namespace batcher_detail
 
-template <class Queue, class Timeout, class Priority, class Backend, class Clock = std::chrono::steady_clock>
+template <class Queue, class Timeout, class Priority, class Backend, class Clock = std::chrono::steady_clock,
+          class Observer = no_observer>
 class Batcher {
   static_assert(diagnose_queue_policy<Queue>());
   static_assert(diagnose_timeout_policy<Timeout>());
@@ -142,8 +145,9 @@ class Batcher {
   static_assert(diagnose_backend<Backend>());
   static_assert(batcher_clock<Clock>,
                 "Clock must provide static now() returning std::chrono::steady_clock::time_point");
+  static_assert(diagnose_observer<Observer>());
 
-  using core_type = detail::batcher_core<Queue, Timeout, Priority, Backend, Clock>;
+  using core_type = detail::batcher_core<Queue, Timeout, Priority, Backend, Clock, Observer>;
 
  public:
   using queue_policy = Queue;
@@ -151,6 +155,7 @@ class Batcher {
   using priority_policy = Priority;
   using backend_type = Backend;
   using clock_type = Clock;
+  using observer_type = Observer;
   using input_type = typename Backend::input_type;
   using output_type = typename Backend::output_type;
   using executor_type = boost::asio::any_io_executor;
@@ -255,6 +260,8 @@ class Batcher {
   executor_type get_executor() const noexcept { return core_->default_executor(); }
   // The backend, for inspection; it may be running a batch on another thread.
   Backend& backend() noexcept { return core_->backend(); }
+  // The observer the batcher reports to (metrics); its hooks may be running on other threads.
+  Observer& observer() noexcept { return core_->observer(); }
 
  private:
   struct initiate_submit {

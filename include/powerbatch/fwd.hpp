@@ -8,8 +8,10 @@
 
 POWERBATCH_BEGIN_NAMESPACE
 
-template <class Queue, class Timeout, class Priority, class Backend, class Clock>
+template <class Queue, class Timeout, class Priority, class Backend, class Clock, class Observer>
 class Batcher;
+
+struct no_observer;
 
 namespace queue {
 struct mutex_deque;

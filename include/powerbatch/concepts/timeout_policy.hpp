@@ -32,21 +32,29 @@ struct lane_view {
   time_point earliest_deadline = time_point::max(); // earliest deadline among them (max() if none)
   time_point now{};                                 // the dispatcher's current time
   std::size_t max_batch_size = std::numeric_limits<std::size_t>::max();  // hard cap (backend, power policies)
+  std::size_t in_flight = 0;           // batches of this batcher running now, all lanes together
+  std::size_t pending_deferrable = 0;  // of `pending`, requests with priority >= priority_levels::low
 };
 
 // The policy's answer: flush `flush_count` requests now, or wait until `wake_at` or until `wake_at_pending`
-// requests are waiting, whichever comes first.
+// requests are waiting, whichever comes first — and, if `recheck_on_batch_complete`, until one of the batcher's
+// running batches finishes (a policy that limits batches in flight waits on that).
 struct decision {
   std::size_t flush_count = 0;
   flush_reason reason = flush_reason::size;
   time_point wake_at = time_point::max();
   std::size_t wake_at_pending = std::numeric_limits<std::size_t>::max();
+  bool recheck_on_batch_complete = false;
 
   static constexpr decision flush(std::size_t count, flush_reason why) noexcept {
-    return decision{count, why, time_point::max(), std::numeric_limits<std::size_t>::max()};
+    return decision{count, why, time_point::max(), std::numeric_limits<std::size_t>::max(), false};
   }
   static constexpr decision wait(time_point until, std::size_t until_pending) noexcept {
-    return decision{0, flush_reason::size, until, until_pending};
+    return decision{0, flush_reason::size, until, until_pending, false};
+  }
+  // Wait until a running batch finishes (or `until`, whichever is first); arrivals do not wake the dispatcher.
+  static constexpr decision wait_for_batch(time_point until = time_point::max()) noexcept {
+    return decision{0, flush_reason::size, until, std::numeric_limits<std::size_t>::max(), true};
   }
   constexpr bool flushes() const noexcept { return flush_count > 0; }
 };

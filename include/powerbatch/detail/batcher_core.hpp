@@ -14,11 +14,13 @@
 #include <powerbatch/batcher_config.hpp>
 #include <powerbatch/clock.hpp>
 #include <powerbatch/concepts/backend.hpp>
+#include <powerbatch/concepts/observer.hpp>
 #include <powerbatch/concepts/priority_policy.hpp>
 #include <powerbatch/concepts/queue_policy.hpp>
 #include <powerbatch/concepts/timeout_policy.hpp>
 #include <powerbatch/detail/completion.hpp>
 #include <powerbatch/detail/handler_memory.hpp>
+#include <powerbatch/detail/thread_sleeps.hpp>
 #include <powerbatch/error.hpp>
 #include <powerbatch/request_options.hpp>
 #include <powerbatch/stats.hpp>
@@ -75,8 +77,9 @@ inline bool runs_in_this_thread(const boost::asio::any_io_executor& ex) {
   return false;
 }
 
-template <class Queue, class Timeout, class Priority, class Backend, class Clock>
-class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Timeout, Priority, Backend, Clock>> {
+template <class Queue, class Timeout, class Priority, class Backend, class Clock, class Observer>
+class batcher_core
+    : public std::enable_shared_from_this<batcher_core<Queue, Timeout, Priority, Backend, Clock, Observer>> {
  public:
   using input_type = typename Backend::input_type;
   using output_type = typename Backend::output_type;
@@ -186,6 +189,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
   const executor_type& default_executor() const noexcept { return default_executor_; }
   const executor_type& compute_executor() const noexcept { return compute_executor_; }
   Backend& backend() noexcept { return backend_; }
+  Observer& observer() noexcept { return observer_; }
   const config_type& config() const noexcept { return config_; }
 
   // True when a blocking call from this thread would wait for work that only this thread can run.
@@ -213,6 +217,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     typename Priority::template container<pending_entry> waiting;
     std::optional<typename Timeout::state> timeout;
     std::size_t urgent = 0;                           // waiting requests that ask for an immediate flush
+    std::size_t deferrable = 0;                       // waiting requests with priority >= priority_levels::low
     time_point earliest_deadline = time_point::max(); // exact unless deadline_stale
     bool deadline_stale = false;
     std::uint64_t generation;                         // changes when the lane is reused for another key
@@ -227,6 +232,9 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     std::size_t size = 0;
     lane* owner = nullptr;
     std::uint64_t owner_generation = 0;
+    batching_key key = 0;
+    flush_reason reason = flush_reason::size;
+    std::vector<time_point> arrivals;  // kept only for an observer that watches batches
     time_point dispatched_at{};
     time_point oldest_arrival{};
     duration service_time{};
@@ -342,6 +350,12 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
         break;
       }
     }
+    const bool slept = thread_sleep_detector::slept_since_last_dispatch();
+    if (slept) counters_.thread_wakeups.add();
+    if constexpr (observes_wakeups<Observer>) observer_.on_dispatcher_wakeup(slept);
+    struct dispatch_end {
+      ~dispatch_end() { thread_sleep_detector::dispatch_ended(); }
+    } end_of_dispatch;
     for (;;) {
       run_dispatcher();
       std::uint32_t expected = dispatcher_running;
@@ -367,7 +381,8 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
       if (closing_ == shutdown_mode::cancel) cancel_waiting();
       expire(now);
       const std::size_t needed = decide_all(now, next_look);
-      if (!publish_and_recheck(needed, next_look)) break;
+      const bool arrived = publish_and_recheck(needed, next_look);
+      if (!arrived && !std::exchange(decide_again_, false)) break;
     }
     arm_timer(next_look);
     finish_shutdown_if_done();
@@ -423,6 +438,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
       const pending_entry entry{slot, r.priority, r.arrival, r.deadline, next_sequence_++};
       l.waiting.push(entry);
       if (is_urgent(entry.priority)) ++l.urgent;
+      if (entry.priority >= priority_levels::low) ++l.deferrable;
       if (entry.deadline < l.earliest_deadline) l.earliest_deadline = entry.deadline;
       ++waiting_;
     }
@@ -475,6 +491,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
       reusable->generation = ++lane_generation_;
       reusable->timeout.emplace(config_.timeout);
       reusable->urgent = 0;
+      reusable->deferrable = 0;
       reusable->earliest_deadline = time_point::max();
       reusable->deadline_stale = false;
       return *(last_lane_ = reusable);
@@ -506,10 +523,12 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     ++left_since_publish_;
     lane& l = *current_lane_;
     if (is_urgent(entry.priority)) --l.urgent;
+    if (entry.priority >= priority_levels::low) --l.deferrable;
     if (entry.deadline == l.earliest_deadline && entry.deadline != time_point::max()) l.deadline_stale = true;
   }
 
   void count_error(errc error, std::size_t n = 1) noexcept {
+    if constexpr (observes_rejections<Observer>) observer_.on_rejected(error, n);
     switch (error) {
       case errc::queue_full: counters_.queue_full.add(n); break;
       case errc::deadline_expired: counters_.deadline_expired.add(n); break;
@@ -568,6 +587,8 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     next_look = time_point::max();
     std::size_t needed = unlimited;
     bool blocked = false;
+    bool recheck_on_completion = false;
+    in_flight_seen_ = running_batches();
     const std::size_t count = lanes_.size();
     for (std::size_t k = 0; k < count; ++k) {
       lane& l = *lanes_[(round_robin_ + k) % count];
@@ -575,6 +596,10 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
         const decision d = decide(l, now);
         if (!d.flushes()) {
           next_look = std::min(next_look, d.wake_at);
+          if (d.recheck_on_batch_complete && in_flight_seen_ > 0) {
+            recheck_on_completion = true;
+            break;
+          }
           const std::size_t size = l.waiting.size();
           if (d.wake_at_pending != unlimited) needed = std::min(needed, d.wake_at_pending > size ? d.wake_at_pending - size : 1);
           if (d.wake_at == time_point::max() && d.wake_at_pending == unlimited) needed = 1;  // decides on arrivals
@@ -586,12 +611,24 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
           break;
         }
         launch(l, *slot, d.flush_count, d.reason, now);
+        in_flight_seen_ = running_batches();
       }
       if (!l.waiting.empty()) next_look = std::min(next_look, earliest_deadline(l));
     }
     if (count) round_robin_ = (round_robin_ + 1) % count;
     if (blocked) needed = unlimited;
+    if (recheck_on_completion && !blocked) {
+      // Like acquire_slot(): ask finishing batches to wake us, then make sure none finished before we asked.
+      waiting_for_slot_.store(true, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (running_batches() < in_flight_seen_) decide_again_ = true;  // one finished meanwhile
+    }
     return needed;
+  }
+
+  std::size_t running_batches() const noexcept {
+    const auto running = counters_.in_flight.load(std::memory_order_acquire);
+    return running > 0 ? static_cast<std::size_t>(running) : 0;
   }
 
   decision decide(lane& l, time_point now) {
@@ -599,12 +636,14 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     const std::size_t cap = backend_cap_;
     if (closing_ == shutdown_mode::drain || l.urgent > 0) {
       // Flush now, but batches no larger than the policy's own: ask it as if its window had closed.
-      const lane_view closed{size, l.waiting.oldest_arrival(), earliest_deadline(l), time_point::max(), cap};
+      const lane_view closed{size, l.waiting.oldest_arrival(), earliest_deadline(l), time_point::max(), cap,
+                             in_flight_seen_, l.deferrable};
       const decision d = l.timeout->decide(closed);
       const std::size_t n = d.flushes() ? std::min({d.flush_count, size, cap}) : std::min(size, cap);
       return decision::flush(n, closing_ == shutdown_mode::drain ? flush_reason::shutdown : flush_reason::priority);
     }
-    const lane_view view{size, l.waiting.oldest_arrival(), earliest_deadline(l), now, cap};
+    const lane_view view{size, l.waiting.oldest_arrival(), earliest_deadline(l), now, cap, in_flight_seen_,
+                         l.deferrable};
     decision d = l.timeout->decide(view);
     if (d.flush_count > 0) d.flush_count = std::min({d.flush_count, size, cap});
     return d;
@@ -655,6 +694,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     current_lane_ = &l;
     slot.inputs.clear();
     slot.completions.clear();
+    if constexpr (observes_batches<Observer>) slot.arrivals.clear();
     time_point oldest = time_point::max();
     while (slot.inputs.size() < count && !l.waiting.empty()) {
       const pending_entry entry = l.waiting.pop(now);
@@ -668,6 +708,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
         continue;
       }
       oldest = std::min(oldest, entry.arrival);
+      if constexpr (observes_batches<Observer>) slot.arrivals.push_back(entry.arrival);
       slot.inputs.push_back(std::move(r.input));
       slot.completions.push_back(std::move(r.done));
       release_entry(entry);
@@ -679,6 +720,8 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
     slot.size = slot.inputs.size();
     slot.owner = &l;
     slot.owner_generation = l.generation;
+    slot.key = l.key;
+    slot.reason = reason;
     slot.dispatched_at = now;
     slot.oldest_arrival = oldest;
     counters_.record_batch(slot.inputs.size(), reason);
@@ -762,7 +805,13 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
       slot.error = errc::backend_failed;
       slot.error_message = "backend threw a non-standard exception";
     }
-    slot.service_time = Clock::now() - started;
+    const time_point finished = Clock::now();
+    slot.service_time = finished - started;
+    counters_.busy_ns.add(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(slot.service_time).count()));
+    if constexpr (observes_batches<Observer>)
+      observer_.on_batch(batch_record{slot.key, n, slot.reason, static_cast<bool>(slot.error), slot.dispatched_at,
+                                      started, finished, std::span<const time_point>(slot.arrivals)});
     if (compute_is_default_)
       deliver(slot);
     else
@@ -834,6 +883,8 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
   std::uint64_t next_sequence_ = 0;
   std::size_t waiting_ = 0;             // requests in lanes
   std::size_t left_since_publish_ = 0;  // left their lanes since admitted_ was last lowered
+  std::size_t in_flight_seen_ = 0;      // running batches as the current decisions saw them
+  bool decide_again_ = false;           // a batch a policy waits on finished while it decided
   bool timer_armed_ = false;
   time_point armed_at_{};
   std::uint64_t timer_generation_ = 0;
@@ -843,6 +894,7 @@ class batcher_core : public std::enable_shared_from_this<batcher_core<Queue, Tim
 
   std::vector<batch_slot> slots_;
   detail::batcher_counters counters_;
+  [[no_unique_address]] Observer observer_;
   mutable std::mutex last_error_mutex_;
   std::string last_error_;
 };
