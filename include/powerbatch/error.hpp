@@ -17,6 +17,7 @@ enum class errc {
   shutting_down,      // the batcher is shutting down and will not run this request
   would_deadlock,     // a blocking call was made from a thread that must run the batcher itself
   invalid_argument,   // the request or its options are malformed
+  pool_exhausted,     // a buffer pool would pass its byte limit; nothing was allocated
 };
 
 class error_category_impl final : public std::error_category {
@@ -31,6 +32,7 @@ class error_category_impl final : public std::error_category {
       case errc::shutting_down: return "batcher is shutting down";
       case errc::would_deadlock: return "blocking call from a thread that runs the batcher would deadlock";
       case errc::invalid_argument: return "invalid argument";
+      case errc::pool_exhausted: return "buffer pool exhausted: the batch would pass the pool's byte limit";
     }
     return "unknown powerbatch error";
   }
