@@ -3,7 +3,8 @@
 //
 // runner::options::timer_slack (optional) sets each worker's timer slack before it runs anything
 // (power::set_thread_timer_slack: Linux prctl(PR_SET_TIMERSLACK); elsewhere it is not supported and the error is
-// kept). See power/timer_slack.hpp for which of the threads' waits it affects.
+// kept). See power/timer_slack.hpp for which of the threads' waits it affects: not Asio's timers on Linux unless
+// Asio is built with BOOST_ASIO_DISABLE_TIMERFD.
 #pragma once
 
 #include <powerbatch/config.hpp>

@@ -60,7 +60,7 @@ class apple_thermal_sensor {
     return reading;
   }
 
-  static thermal_level level_of(std::uint64_t pressure) noexcept {
+  static constexpr thermal_level level_of(std::uint64_t pressure) noexcept {
     if (pressure >= 10) {  // iOS scale
       if (pressure >= 40) return thermal_level::critical;
       if (pressure >= 30) return thermal_level::severe;
