@@ -94,6 +94,7 @@ inline std::string html_report(std::span<const profile_result> results, const re
   // 1. Latency percentiles.
   {
     bar_chart chart;
+    chart.width = 560;  // two charts side by side on a wide screen
     chart.title = "End-to-end latency percentiles per profile";
     chart.y_label = "latency";
     for (const percentile_point& p : reported_percentiles) chart.categories.push_back(p.label);
@@ -119,6 +120,7 @@ inline std::string html_report(std::span<const profile_result> results, const re
   // 2. Batch-size histogram, as shares so that profiles with different request counts compare.
   {
     bar_chart chart;
+    chart.width = 560;  // two charts side by side on a wide screen
     chart.title = "Share of batches per batch-size range, per profile";
     chart.y_label = "share of batches (%)";
     const std::vector<batch_size_bin> bins = batch_size_bins(results);
@@ -136,6 +138,7 @@ inline std::string html_report(std::span<const profile_result> results, const re
   // 3. Flush reasons.
   {
     bar_chart chart;
+    chart.width = 560;  // two charts side by side on a wide screen
     chart.title = "Share of batches per flush reason, per profile";
     chart.y_label = "share of batches (%)";
     for (std::size_t k = 0; k < flush_reason_count; ++k)
