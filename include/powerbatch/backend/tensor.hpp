@@ -49,7 +49,7 @@ inline std::size_t sample_size(std::span<const std::size_t> shape) noexcept {
 template <compute::buffer_allocator Alloc = compute::aligned_allocator>
 struct tensor_batch_options {
   compute::pool_limits pool{};                      // the batch buffers' byte limit (seed 002's max_memory_mb)
-  std::optional<compute::feature_scaling> scaling;  // standardise inputs while gathering (float backends only)
+  std::optional<compute::feature_scaling> scaling{};  // standardise inputs while gathering (float backends only)
   Alloc allocator{};
 };
 
