@@ -26,8 +26,11 @@ if [ -z "$wine" ]; then
   echo "SKIP: compiled, but not run: wine not found (install wine and wine64)"
   exit 77
 fi
-# A private prefix in the build directory; no Mono/Gecko install prompts; quiet.
-export WINEPREFIX="$out/wineprefix"
+# One prefix (~700 MB once created) shared by every build directory, in the user's cache unless PB_WINEPREFIX
+# names another; no Mono/Gecko install prompts; quiet.
+cache=${XDG_CACHE_HOME:-${HOME:-$out}/.cache}
+export WINEPREFIX="${PB_WINEPREFIX:-$cache/powerbatch-wineprefix}"
+mkdir -p "$(dirname "$WINEPREFIX")"
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="
 "$wine" "$exe"
