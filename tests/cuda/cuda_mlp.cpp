@@ -12,8 +12,11 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <system_error>
@@ -173,6 +176,73 @@ TEST_CASE("cuda_mlp checks that run()'s views fit the model", "[cuda][mlp]") {
   CHECK_THROWS_WITH(rows_of(3, 4, 2, 10, 4, 10),
                     "cuda_mlp: run: views are [3, 4] -> [2, 10], the model maps [n, 4] -> [n, 10]");
   CHECK_THROWS_AS(rows_of(3, 4, 3, 9, 4, 10), std::invalid_argument);
+}
+
+TEST_CASE("cuda_mlp stages inputs scaled and converted, and finishes outputs with the softmax", "[cuda][mlp]") {
+  using namespace backend::cuda_mlp_detail;
+  const float x[6] = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};  // 2 rows of 3
+  const compute::feature_scaling scaling({1.0f, 2.0f, 3.0f}, {1.0f, 2.0f, 0.5f});
+  std::vector<float> scratch(3);
+
+  std::uint16_t half[6];
+  stage_inputs(cuda::precision::fp16, &scaling, x, 2, 3, scratch, reinterpret_cast<std::byte*>(half));
+  // (x - mean) / std: row 0 = {0, 0, 0}, row 1 = {3, 1.5, 6}
+  const std::uint16_t expected_half[6] = {0x0000, 0x0000, 0x0000, 0x4200, 0x3e00, 0x4600};
+  CHECK(std::equal(half, half + 6, expected_half));
+
+  float plain[6];
+  stage_inputs(cuda::precision::fp32, nullptr, x, 2, 3, {}, reinterpret_cast<std::byte*>(plain));
+  CHECK(std::equal(plain, plain + 6, x));
+
+  std::uint16_t bf16[6];
+  stage_inputs(cuda::precision::bf16, &scaling, x, 2, 3, scratch, reinterpret_cast<std::byte*>(bf16));
+  CHECK(bf16[3] == cuda::float_to_bfloat16_bits(3.0f));
+  CHECK(bf16[5] == cuda::float_to_bfloat16_bits(6.0f));
+
+  // On the way out: fp16 {0, ln 3} -> softmax {1/4, 3/4} (to fp16's rounding of ln 3).
+  const std::uint16_t logits[2] = {cuda::float_to_half_bits(0.0f), cuda::float_to_half_bits(std::log(3.0f))};
+  float y[2];
+  finish_outputs(cuda::precision::fp16, reinterpret_cast<const std::byte*>(logits), 1, 2, true, y);
+  CHECK(y[0] == Approx(0.25f).epsilon(1e-3));
+  CHECK(y[1] == Approx(0.75f).epsilon(1e-3));
+  finish_outputs(cuda::precision::fp16, reinterpret_cast<const std::byte*>(logits), 1, 2, false, y);
+  CHECK(y[0] == 0.0f);
+  CHECK(y[1] == cuda::half_bits_to_float(logits[1]));
+}
+
+TEST_CASE("lane_set lends each lane to one caller at a time and makes the others wait", "[cuda][mlp]") {
+  struct fake_lane {
+    std::atomic<int> users{0};
+  };
+  backend::cuda_mlp_detail::lane_set<fake_lane> lanes;
+  lanes.add(std::make_unique<fake_lane>());
+  lanes.add(std::make_unique<fake_lane>());
+  CHECK(lanes.size() == 2);
+
+  std::atomic<int> in_use{0}, most_in_use{0}, shared{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 6; ++t)
+    callers.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        const auto lane = lanes.take();
+        if (lane->users.fetch_add(1) != 0) ++shared;
+        const int now = ++in_use;
+        int seen = most_in_use.load();
+        while (now > seen && !most_in_use.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::yield();
+        --in_use;
+        lane->users.fetch_sub(1);
+      }
+    });
+  for (auto& c : callers) c.join();
+  CHECK(shared == 0);           // never two callers on one lane
+  CHECK(most_in_use.load() <= 2);  // never more callers than lanes
+  CHECK(most_in_use.load() >= 1);
+  // Every lane came back: two more takes succeed without blocking.
+  const auto first = lanes.take();
+  const auto second = lanes.take();
+  CHECK(&*first != &*second);
 }
 
 TEST_CASE("A layer's matmul gets the TN transposes, its epilogue and the bias pointer", "[cuda][mlp]") {

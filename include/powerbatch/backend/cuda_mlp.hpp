@@ -177,6 +177,80 @@ inline void from_device_format(cuda::precision p, const void* from, std::size_t 
   }
 }
 
+// Host side of a batch on the way in: feature scaling (if any) and conversion to the device format, written
+// straight into the pinned staging buffer. `scaled_row` holds one row (input_size floats) when there is scaling.
+inline void stage_inputs(cuda::precision p, const compute::feature_scaling* scaling, const float* x,
+                         std::size_t rows, std::size_t input_size, std::span<float> scaled_row, std::byte* staged) {
+  if (scaling == nullptr) {
+    to_device_format(p, x, rows * input_size, staged);
+    return;
+  }
+  POWERBATCH_ASSERT(scaled_row.size() >= input_size, "stage_inputs: the scaling scratch row is too short");
+  const std::size_t row_bytes = input_size * cuda::element_bytes(p);
+  for (std::size_t r = 0; r < rows; ++r) {
+    scaling->apply(x + r * input_size, 1, scaled_row.data());
+    to_device_format(p, scaled_row.data(), input_size, staged + r * row_bytes);
+  }
+}
+
+// Host side on the way out: back to float, then the output softmax if the model has one.
+inline void finish_outputs(cuda::precision p, const std::byte* staged, std::size_t rows, std::size_t output_size,
+                           bool softmax_output, float* y) {
+  from_device_format(p, staged, rows * output_size, y);
+  if (softmax_output) compute::softmax_rows(y, rows, output_size);
+}
+
+// A fixed set of lanes handed out one at a time: take() blocks while all are in use. The lease gives its lane back.
+template <class Lane>
+class lane_set {
+ public:
+  class lease {
+   public:
+    lease(lane_set& owner, Lane& lane) noexcept : owner_(&owner), lane_(&lane) {}
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    ~lease() { owner_->give_back(*lane_); }
+    Lane& operator*() const noexcept { return *lane_; }
+    Lane* operator->() const noexcept { return lane_; }
+
+   private:
+    lane_set* owner_;
+    Lane* lane_;
+  };
+
+  void add(std::unique_ptr<Lane> lane) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(lane.get());
+    all_.push_back(std::move(lane));
+  }
+
+  lease take() {
+    std::unique_lock lock(mutex_);
+    freed_.wait(lock, [this] { return !free_.empty(); });
+    Lane* lane = free_.back();
+    free_.pop_back();
+    return lease(*this, *lane);
+  }
+
+  std::size_t size() const noexcept { return all_.size(); }
+  // Every lane, in use or not (for the destructor's final synchronisation; not concurrent with take()).
+  const std::vector<std::unique_ptr<Lane>>& all() const noexcept { return all_; }
+
+ private:
+  void give_back(Lane& lane) {
+    {
+      std::lock_guard lock(mutex_);
+      free_.push_back(&lane);
+    }
+    freed_.notify_one();
+  }
+
+  std::mutex mutex_;
+  std::condition_variable freed_;
+  std::vector<Lane*> free_;
+  std::vector<std::unique_ptr<Lane>> all_;
+};
+
 // Sets what one dense layer's matmul needs beyond its types: the TN transposes of the layout trick (gemm_plan.hpp),
 // the epilogue for its activation, and the device bias vector the epilogue adds.
 inline void configure_layer_matmul(cuda::matmul_desc& desc, const compute::mlp_layer_weights& layer,
@@ -315,17 +389,13 @@ class cuda_mlp {
     std::size_t input_size;
     std::size_t output_size;
     std::vector<cuda_mlp_detail::device_layer> layers;
-    std::vector<std::unique_ptr<cuda_mlp_detail::lane>> lanes;
+    cuda_mlp_detail::lane_set<cuda_mlp_detail::lane> lanes;
     cuda::matmul_preference preference;
     cuda::cublaslt_handle planner;  // used for heuristics only, under plans_mutex
     compute::Pool<cuda::pinned_allocator> staging;
 
     std::mutex plans_mutex;
     std::vector<std::unique_ptr<const cuda_mlp_detail::batch_plan>> plans;  // by row count
-
-    std::mutex lanes_mutex;
-    std::condition_variable lane_freed;
-    std::vector<cuda_mlp_detail::lane*> free_lanes;
 
     state(cuda_mlp_model model, const cuda_mlp_config& cfg)
         : config(cfg),
@@ -344,9 +414,9 @@ class cuda_mlp {
       }
       const std::size_t activation_bytes = widest * config.max_batch_size * cuda::element_bytes(config.precision);
       for (std::size_t i = 0; i < config.max_in_flight; ++i) {
-        lanes.push_back(std::make_unique<cuda_mlp_detail::lane>(activation_bytes, config.workspace_bytes));
-        lanes.back()->scaled_row.resize(scaling ? input_size : 0);
-        free_lanes.push_back(lanes.back().get());
+        auto lane = std::make_unique<cuda_mlp_detail::lane>(activation_bytes, config.workspace_bytes);
+        lane->scaled_row.resize(scaling ? input_size : 0);
+        lanes.add(std::move(lane));
       }
     }
 
@@ -356,7 +426,7 @@ class cuda_mlp {
     ~state() {
       // Nothing may still be in flight when buffers go away. forward() waits for its batch, so this only matters
       // after a failed one, whose error has already been reported.
-      for (auto& l : lanes) (void)cudaStreamSynchronize(l->stream.get());
+      for (const auto& l : lanes.all()) (void)cudaStreamSynchronize(l->stream.get());
     }
 
     // Checks the device exists, so that "no GPU" is one clear error rather than whichever call fails first.
@@ -397,46 +467,12 @@ class cuda_mlp {
       return *slot;
     }
 
-    cuda_mlp_detail::lane& take_lane() {
-      std::unique_lock lock(lanes_mutex);
-      lane_freed.wait(lock, [this] { return !free_lanes.empty(); });
-      cuda_mlp_detail::lane* l = free_lanes.back();
-      free_lanes.pop_back();
-      return *l;
-    }
-
-    void give_back(cuda_mlp_detail::lane& l) {
-      {
-        std::lock_guard lock(lanes_mutex);
-        free_lanes.push_back(&l);
-      }
-      lane_freed.notify_one();
-    }
-
     void forward(const float* x, std::size_t batch, float* y) {
-      cuda_mlp_detail::lane& l = take_lane();
-      struct lane_return {
-        state& self;
-        cuda_mlp_detail::lane& l;
-        ~lane_return() { self.give_back(l); }
-      } returned{*this, l};
+      const auto lane = lanes.take();
       cuda::device_guard on_device(config.device);
       for (std::size_t first = 0; first < batch; first += config.max_batch_size) {
         const std::size_t rows = std::min(config.max_batch_size, batch - first);
-        run_rows(l, x + first * input_size, rows, y + first * output_size);
-      }
-    }
-
-    // Feature scaling (if any) and conversion to the device format, straight into the pinned staging buffer.
-    void stage_inputs(cuda_mlp_detail::lane& l, const float* x, std::size_t rows, std::byte* staged) const {
-      const std::size_t row_bytes = input_size * cuda::element_bytes(config.precision);
-      if (!scaling) {
-        cuda_mlp_detail::to_device_format(config.precision, x, rows * input_size, staged);
-        return;
-      }
-      for (std::size_t r = 0; r < rows; ++r) {
-        scaling->apply(x + r * input_size, 1, l.scaled_row.data());
-        cuda_mlp_detail::to_device_format(config.precision, l.scaled_row.data(), input_size, staged + r * row_bytes);
+        run_rows(*lane, x + first * input_size, rows, y + first * output_size);
       }
     }
 
@@ -456,7 +492,8 @@ class cuda_mlp {
         }
       } drain{l.stream.get()};
 
-      stage_inputs(l, x, rows, staged_in.data());
+      cuda_mlp_detail::stage_inputs(config.precision, scaling ? &*scaling : nullptr, x, rows, input_size, l.scaled_row,
+                                    staged_in.data());
       POWERBATCH_CUDA_CHECK(cudaMemcpyAsync(l.activations[0].data(), staged_in.data(), rows * input_size * element,
                                             cudaMemcpyHostToDevice, l.stream.get()));
       const float alpha = 1.0f;
@@ -478,8 +515,7 @@ class cuda_mlp {
       l.done.synchronize();
       drain.finished = true;
 
-      cuda_mlp_detail::from_device_format(config.precision, staged_out.data(), rows * output_size, y);
-      if (softmax_output) compute::softmax_rows(y, rows, output_size);
+      cuda_mlp_detail::finish_outputs(config.precision, staged_out.data(), rows, output_size, softmax_output, y);
     }
   };
 
