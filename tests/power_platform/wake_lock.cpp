@@ -4,8 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -125,5 +127,83 @@ TEST_CASE("logind inhibitor: without a system bus, construction and acquire repo
   CHECK(lock.last_error() == lock.init_error());
   CHECK_THAT(lock.last_error_detail(), Catch::Contains("system bus"));
   ::unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
+}
+#endif
+
+#if defined(POWERBATCH_HAS_LOGIND_INHIBITOR) && defined(PB_TEST_LOGIND)
+namespace {
+struct fake_logind_state {
+  unsigned inhibits = 0, open = 0;
+  std::string what, who, why, mode;
+};
+
+// Asks fake_logind.py (on the bus DBUS_SYSTEM_BUS_ADDRESS names) what it has seen.
+fake_logind_state query_fake_logind() {
+  sd_bus* bus = nullptr;
+  REQUIRE(::sd_bus_open_system(&bus) >= 0);
+  sd_bus_error error{};
+  sd_bus_message* reply = nullptr;
+  const int r = ::sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
+                                     "org.freedesktop.login1.Manager", "PowerbatchTestState", &error, &reply, "");
+  INFO((error.message != nullptr ? error.message : ""));
+  REQUIRE(r >= 0);
+  fake_logind_state s;
+  const char *what = nullptr, *who = nullptr, *why = nullptr, *mode = nullptr;
+  REQUIRE(::sd_bus_message_read(reply, "uussss", &s.inhibits, &s.open, &what, &who, &why, &mode) >= 0);
+  s.what = what, s.who = who, s.why = why, s.mode = mode;
+  ::sd_bus_message_unref(reply);
+  ::sd_bus_error_free(&error);
+  ::sd_bus_flush_close_unref(bus);
+  return s;
+}
+
+unsigned open_inhibitors_after_settling(unsigned expected) {
+  // The fake sees a closed descriptor through its main loop: give it up to 5 s.
+  fake_logind_state s = query_fake_logind();
+  for (int i = 0; i < 100 && s.open != expected; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    s = query_fake_logind();
+  }
+  return s.open;
+}
+}  // namespace
+
+// Hidden: run by fake_logind.py, which serves a fake logind on a private bus.
+TEST_CASE("logind inhibitor: takes one sleep inhibitor for nested holders and closes it (fake logind)",
+          "[.][logind_live]") {
+  REQUIRE(std::getenv("PB_FAKE_LOGIND") != nullptr);
+  power::logind_inhibitor::params p;
+  p.who = "powerbatch-test";
+  p.why = "running a test batch";
+  power::logind_inhibitor lock(p);
+  INFO(lock.init_error_detail());
+  REQUIRE_FALSE(lock.init_error());
+  {
+    power::scoped_wake_lock outer(lock);
+    power::scoped_wake_lock inner(lock);
+    INFO(lock.last_error_detail());
+    CHECK(lock.held());
+    CHECK(lock.failures() == 0);
+    const auto s = query_fake_logind();
+    CHECK(s.inhibits == 1);
+    CHECK(s.open == 1);
+    CHECK(s.what == "sleep");
+    CHECK(s.who == "powerbatch-test");
+    CHECK(s.why == "running a test batch");
+    CHECK(s.mode == "block");
+  }
+  CHECK_FALSE(lock.held());
+  CHECK(open_inhibitors_after_settling(0) == 0);
+
+  { power::scoped_wake_lock again(lock); }
+  CHECK(query_fake_logind().inhibits == 2);
+  CHECK(open_inhibitors_after_settling(0) == 0);
+
+  p.mode = "forever";  // logind refuses it: a counted failure carrying logind's message
+  power::logind_inhibitor refused(p);
+  { power::scoped_wake_lock guard(refused); }
+  CHECK_FALSE(refused.held());
+  CHECK(refused.failures() == 1);
+  CHECK_THAT(refused.last_error_detail(), Catch::Contains("Inhibit failed") && Catch::Contains("forever"));
 }
 #endif
