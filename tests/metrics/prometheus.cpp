@@ -3,6 +3,7 @@
 // increasing `le` ending at +Inf = _count, escaped label values — and exact counts.
 #include "sample_results.hpp"
 
+#include <powerbatch/compute/pool.hpp>
 #include <powerbatch/metrics/prometheus.hpp>
 
 #include <catch2/catch.hpp>
@@ -250,4 +251,33 @@ TEST_CASE("Bad label names are refused with a message naming them", "[prometheus
   bad_buckets.duration_le_min_log2 = 40;
   bad_buckets.duration_le_max_log2 = 30;
   CHECK_THROWS_AS(pm::prometheus_text(s, bad_buckets), std::invalid_argument);
+}
+
+TEST_CASE("A compute::Pool's statistics go into the exposition through to_pool_figures", "[prometheus][pool]") {
+  pb::compute::Pool<> pool;
+  {
+    auto first = pool.acquire<float>({4, 16});  // a miss
+  }
+  auto second = pool.acquire<float>({4, 16});  // a hit: the first buffer, shelved
+  const pb::compute::pool_stats stats = pool.stats();
+  REQUIRE(stats.hits == 1);
+  REQUIRE(stats.misses == 1);
+
+  pm::profile_result r;
+  r.name = "pooled";
+  r.pool = pm::to_pool_figures(stats);
+  CHECK(r.pool->bytes_leased == stats.bytes_leased);
+  CHECK(r.pool->hit_ratio() == Approx(0.5));
+  const parsed p = parse_and_check(pm::prometheus_text(std::span<const pm::profile_result>(&r, 1)));
+  int seen = 0;
+  for (const sample& s : p.samples) {
+    double expected = -1;
+    if (s.name == "powerbatch_pool_hits_total" || s.name == "powerbatch_pool_misses_total") expected = 1;
+    if (s.name == "powerbatch_pool_leased_bytes") expected = static_cast<double>(stats.bytes_leased);
+    if (expected < 0) continue;
+    CHECK(s.value == expected);
+    ++seen;
+  }
+  CHECK(seen == 3);
+  CHECK(stats.bytes_leased >= 4 * 16 * sizeof(float));
 }

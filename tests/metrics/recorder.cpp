@@ -91,7 +91,7 @@ TEST_CASE("The recorder counts queue, backend and end-to-end time, sizes, reason
 TEST_CASE("Snapshots taken while four threads record are consistent, and the final one is exact", "[recorder]") {
   pm::basic_recorder<4> r;
   constexpr int threads = 4;
-  constexpr int batches_per_thread = 20000;
+  constexpr int batches_per_thread = 4000;  // large batches: a long time inside each on_batch
   std::atomic<bool> go{false};
   std::atomic<int> done{0};
   std::vector<std::thread> writers;
@@ -101,7 +101,7 @@ TEST_CASE("Snapshots taken while four threads record are consistent, and the fin
       const pb::time_point t0 = pb::time_point{} + 1h;
       while (!go.load()) std::this_thread::yield();
       for (int i = 0; i < batches_per_thread; ++i) {
-        const std::size_t size = 1 + static_cast<std::size_t>((i * 7 + t) % 16);
+        const std::size_t size = 1 + static_cast<std::size_t>((i * 7 + t) % 512);
         arrivals.assign(size, t0);
         r.on_batch(make_batch(arrivals, static_cast<pb::flush_reason>(i % 6), t0 + 1ms, t0 + 1ms, t0 + 2ms));
         if (i % 10 == 0) r.on_rejected(pb::errc::cancelled, 2);
@@ -132,7 +132,7 @@ TEST_CASE("Snapshots taken while four threads record are consistent, and the fin
   const pm::metrics_snapshot s = r.snapshot();
   std::uint64_t requests = 0;
   for (int t = 0; t < threads; ++t)
-    for (int i = 0; i < batches_per_thread; ++i) requests += 1 + static_cast<std::uint64_t>((i * 7 + t) % 16);
+    for (int i = 0; i < batches_per_thread; ++i) requests += 1 + static_cast<std::uint64_t>((i * 7 + t) % 512);
   CHECK(s.batches == std::uint64_t{threads} * batches_per_thread);
   CHECK(s.requests == requests);
   CHECK(s.latency.count == requests);
