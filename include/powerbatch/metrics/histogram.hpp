@@ -128,5 +128,14 @@ struct histogram_snapshot {
   }
 };
 
+// The percentiles every format reports, as (label, q).
+struct percentile_point {
+  const char* label;  // "p50", "p90", "p99", "p99.9"
+  const char* key;    // the same as a JSON / identifier-friendly key: "p50", ..., "p999"
+  double q;
+};
+inline constexpr percentile_point reported_percentiles[] = {
+    {"p50", "p50", 0.50}, {"p90", "p90", 0.90}, {"p99", "p99", 0.99}, {"p99.9", "p999", 0.999}};
+
 }  // namespace metrics
 POWERBATCH_END_NAMESPACE

@@ -11,7 +11,7 @@
 
 #include <powerbatch/config.hpp>
 #include <powerbatch/metrics/format.hpp>
-#include <powerbatch/metrics/json.hpp>
+#include <powerbatch/metrics/histogram.hpp>
 #include <powerbatch/metrics/report_options.hpp>
 #include <powerbatch/metrics/result.hpp>
 #include <powerbatch/metrics/svg_chart.hpp>

@@ -8,14 +8,16 @@
 
 #include <powerbatch/config.hpp>
 #include <powerbatch/metrics/format.hpp>
-#include <powerbatch/metrics/json.hpp>
+#include <powerbatch/metrics/histogram.hpp>
 #include <powerbatch/metrics/report_options.hpp>
 #include <powerbatch/metrics/result.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 POWERBATCH_BEGIN_NAMESPACE

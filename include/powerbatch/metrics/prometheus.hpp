@@ -17,8 +17,9 @@
 //   powerbatch_rejected_requests_total{reason} counter requests finished without reaching the backend
 //   powerbatch_dispatcher_runs_total      counter    dispatcher runs
 //   powerbatch_wakeups_total              counter    dispatcher runs whose thread had slept
-// and, for results that carry them, powerbatch_pool_* (buffer pool) and powerbatch_wakeups_per_request,
-// powerbatch_energy_per_request_joules{source}, powerbatch_power_watts (power figures).
+//   powerbatch_wakeups_per_request        gauge      the power figures' value when given, else the snapshot's
+// and, for results that carry them, powerbatch_pool_* (buffer pool), powerbatch_energy_per_request_joules{source}
+// and powerbatch_power_watts (power figures).
 // Histogram buckets are cumulative, end with le="+Inf" (= _count), and sit on powers of two (of nanoseconds for
 // durations), which are exact bucket edges of the recorder: each `le` count is exact, not interpolated.
 #pragma once
