@@ -1,8 +1,10 @@
 // Metrics and the power-efficiency report: two policy sets serve the same traffic, each batcher with a
-// metrics::recorder as its Observer; the program prints both in the Prometheus text format and writes the Markdown
-// and HTML reports (report.md, report.html: one file, charts inline, opens with no network) side by side.
+// metrics::recorder as its Observer and the power layer's energy meter around it (RAPL where readable, the model
+// elsewhere); the program prints both in the Prometheus text format and writes the Markdown and HTML reports
+// (report.md, report.html: one file, charts inline, opens with no network) side by side.
 //
 // Usage: metrics_report [requests=2000] [output folder=.]
+#include <powerbatch/metrics/from_power.hpp>
 #include <powerbatch/metrics/metrics.hpp>
 #include <powerbatch/powerbatch.hpp>
 
@@ -43,6 +45,7 @@ pm::profile_result serve(const std::string& name, metered_batcher::config cfg, i
   std::mt19937 rng(1);
   std::exponential_distribution<double> gap_us(1.0 / 200);
   const auto start = std::chrono::steady_clock::now();
+  pb::power::energy_meter meter;
   for (int i = 0; i < requests; ++i) {
     std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long>(gap_us(rng))));
     batcher.async_submit(float(i), pb::request_options{}.with_timeout(50ms),
@@ -50,10 +53,12 @@ pm::profile_result serve(const std::string& name, metered_batcher::config cfg, i
   }
   batcher.shutdown(pb::shutdown_mode::drain);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  pm::profile_result result{name, batcher.observer().snapshot(), std::nullopt, std::nullopt, seconds};
-  std::fprintf(stderr, "%-12s %d requests done in %.2f s: %llu batches, mean size %.1f, p99 %s\n", name.c_str(),
-               done.load(), seconds, static_cast<unsigned long long>(result.metrics.batches),
-               result.metrics.mean_batch_size(), pm::format::duration_ns(result.metrics.latency.percentile(0.99)).c_str());
+  const pb::power::power_account account = meter.finish(batcher.stats());
+  pm::profile_result result{name, batcher.observer().snapshot(), pm::to_power_figures(account), std::nullopt, seconds};
+  std::fprintf(stderr, "%-12s %d requests in %.2f s: %llu batches, mean size %.1f, p99 %s, %.3f mJ/request (%s)\n",
+               name.c_str(), done.load(), seconds, static_cast<unsigned long long>(result.metrics.batches),
+               result.metrics.mean_batch_size(), pm::format::duration_ns(result.metrics.latency.percentile(0.99)).c_str(),
+               account.joules_per_request() * 1e3, result.power->energy_source.c_str());
   return result;
 }
 
