@@ -185,6 +185,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("kernel_isa", std::string(powerbatch::compute::to_string(
                                                 powerbatch::compute::active_kernel_isa())));
   benchmark::AddCustomContext("eigen_simd", eigen_simd_in_use());
+  benchmark::AddCustomContext("eigen_avx2_fma", eigen_uses_avx2_fma() ? "yes" : "no");
   benchmark::AddCustomContext("eigen_two_threads", s.eigen_openmp ? "openmp" : "not built (no OpenMP)");
   register_all();
   benchmark::RunSpecifiedBenchmarks();

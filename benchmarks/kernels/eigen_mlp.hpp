@@ -22,5 +22,7 @@ std::unique_ptr<eigen_mlp> make_eigen_mlp_single_thread(const mlp_weights& weigh
 std::unique_ptr<eigen_mlp> make_eigen_mlp_openmp(const mlp_weights& weights, std::size_t max_batch, int threads);
 // The instruction sets the Eigen TUs were compiled for (Eigen::SimdInstructionSetsInUse()).
 const char* eigen_simd_in_use();
+// Whether the Eigen TUs vectorise with AVX2 and FMA (Eigen's own EIGEN_VECTORIZE_AVX2 / _FMA).
+bool eigen_uses_avx2_fma();
 
 }  // namespace bench_kernels

@@ -11,4 +11,12 @@ std::unique_ptr<eigen_mlp> make_eigen_mlp_single_thread(const mlp_weights& weigh
 
 const char* eigen_simd_in_use() { return Eigen::SimdInstructionSetsInUse(); }
 
+bool eigen_uses_avx2_fma() {
+#if defined(EIGEN_VECTORIZE_AVX2) && defined(EIGEN_VECTORIZE_FMA)
+  return true;
+#else
+  return false;
+#endif
+}
+
 }  // namespace bench_kernels

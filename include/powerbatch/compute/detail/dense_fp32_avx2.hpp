@@ -73,6 +73,11 @@ POWERBATCH_TARGET_AVX2 inline void dense_fp32_avx2_rows(const packed_dense_fp32&
   std::size_t p = panel_begin;
   for (; p + Panels <= panel_end; p += Panels)
     dense_fp32_avx2_tile<Rows, Panels, PackedX>(x, in, layer.panel(p), layer.padded_bias() + p * width, y, out, p * width, act);
+  if constexpr (Panels > 2) {
+    for (; p + 2 <= panel_end; p += 2)
+      dense_fp32_avx2_tile<Rows, 2, PackedX>(x, in, layer.panel(p), layer.padded_bias() + p * width, y, out, p * width,
+                                             act);
+  }
   if constexpr (Panels > 1) {
     for (; p < panel_end; ++p)
       dense_fp32_avx2_tile<Rows, 1, PackedX>(x, in, layer.panel(p), layer.padded_bias() + p * width, y, out, p * width, act);
@@ -102,6 +107,9 @@ POWERBATCH_TARGET_AVX2 inline void dense_fp32_avx2(const packed_dense_fp32& laye
   if (packed_x.size() < row_chunk * in) packed_x.resize(row_chunk * in);
   for (std::size_t chunk = part.row_begin; chunk < part.row_end; chunk += row_chunk) {
     const std::size_t chunk_end = std::min(part.row_end, chunk + row_chunk);
+    // A chunk of fewer than 6 rows is one tile per panel: nothing to keep in L2, so no grouping (which would also
+    // cut the wide few-row tiles down to one panel).
+    const std::size_t chunk_group = chunk_end - chunk < 6 ? part.panel_end - part.panel_begin : group;
     // The chunk's 6-row tiles, each interleaved into one stream: the broadcasts then read 24 contiguous bytes per
     // input instead of touching 6 rows 4 KiB apart, which the prefetchers serve poorly at large batch.
     for (std::size_t r = chunk; r + 6 <= chunk_end; r += 6) {
@@ -109,8 +117,8 @@ POWERBATCH_TARGET_AVX2 inline void dense_fp32_avx2(const packed_dense_fp32& laye
       for (std::size_t i = 0; i < in; ++i)
         for (std::size_t k = 0; k < 6; ++k) tile[i * 6 + k] = x[(r + k) * in + i];
     }
-    for (std::size_t g = part.panel_begin; g < part.panel_end; g += group) {
-      const std::size_t g_end = std::min(part.panel_end, g + group);
+    for (std::size_t g = part.panel_begin; g < part.panel_end; g += chunk_group) {
+      const std::size_t g_end = std::min(part.panel_end, g + chunk_group);
       std::size_t r = chunk;
       for (; r + 6 <= chunk_end; r += 6) {
         const float* packed_rows = packed_x.data() + (r - chunk) * in;
