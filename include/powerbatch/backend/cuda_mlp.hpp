@@ -21,7 +21,9 @@
 // erf form of compute::activation::gelu (and so of cpu_mlp). sigmoid and tanh have no cuBLASLt epilogue: a model
 // using them is rejected at construction with std::invalid_argument naming the layer (run it on cpu_mlp).
 // Precisions: fp32 (optionally TF32 tensor cores), fp16 and bf16 (tensor cores); weights are converted once at
-// construction and uploaded; accumulation is fp32 in every case; outputs come back as float.
+// construction and uploaded; accumulation is fp32 in every case; outputs come back as float. Inputs, weights and
+// every layer's outputs are stored in the chosen precision: fp16 tops out at 65504 (from 65520 up: infinity; bf16 has fp32's
+// range with 8 bits of mantissa).
 //
 // Errors: a malformed model or config throws std::invalid_argument naming the layer and field, before any CUDA
 // call. CUDA and cuBLAS failures throw cuda::error (an std::system_error whose code() is in cuda::runtime_category()
@@ -80,7 +82,7 @@ struct cuda_mlp_model {
 struct cuda_mlp_config {
   cuda::precision precision = cuda::precision::fp32;
   bool allow_tf32 = false;                        // fp32 only: TF32 tensor cores (10-bit mantissa inputs)
-  std::size_t max_batch_size = 256;               // rows per GEMM; larger run() calls are split
+  std::size_t max_batch_size = 256;               // rows per GEMM; larger forward() calls are split
   std::size_t max_in_flight = 2;                  // batches on the GPU at once, one stream (lane) each
   int device = 0;                                 // CUDA device ordinal
   std::size_t workspace_bytes = std::size_t{8} << 20;  // cuBLASLt workspace per lane
@@ -147,7 +149,7 @@ inline std::size_t rows_of(std::size_t in_rows, std::size_t in_columns, std::siz
 }
 
 // Pinned staging buffers are pooled by shape; rounding the row count up to a power of two keeps the shapes (and
-// so the pinned memory kept for reuse) to log2(max_batch_size) + 1 per direction.
+// so the pinned memory kept for reuse) to at most ceil(log2(max_batch_size)) + 1 per direction.
 constexpr std::size_t staging_rows(std::size_t rows, std::size_t max_batch_size) noexcept {
   return std::min(std::bit_ceil(rows), max_batch_size);
 }
