@@ -22,8 +22,8 @@
 // using them is rejected at construction with std::invalid_argument naming the layer (run it on cpu_mlp).
 // Precisions: fp32 (optionally TF32 tensor cores), fp16 and bf16 (tensor cores); weights are converted once at
 // construction and uploaded; accumulation is fp32 in every case; outputs come back as float. Inputs, weights and
-// every layer's outputs are stored in the chosen precision: fp16 tops out at 65504 (from 65520 up: infinity; bf16 has fp32's
-// range with 8 bits of mantissa).
+// every layer's outputs are stored in the chosen precision: fp16 tops out at 65504 (from 65520 up: infinity);
+// bf16 has fp32's range with 8 bits of mantissa.
 //
 // Errors: a malformed model or config throws std::invalid_argument naming the layer and field, before any CUDA
 // call. CUDA and cuBLAS failures throw cuda::error (an std::system_error whose code() is in cuda::runtime_category()
