@@ -27,8 +27,8 @@ struct counting_traits {
 using counted = cuda::unique_handle<counting_traits>;
 
 // op(A)·op(B) over column-major buffers exactly as cuBLASLt reads them from a gemm_shape, plus a per-row bias.
-std::vector<float> column_major_gemm(const cuda::gemm_shape& g, const std::vector<float>& a, const std::vector<float>& b,
-                                     const std::vector<float>& bias) {
+std::vector<float> column_major_gemm(const cuda::gemm_shape& g, const std::vector<float>& a,
+                                     const std::vector<float>& b, const std::vector<float>& bias) {
   auto at = [&](std::uint64_t row, std::uint64_t col) {  // op(A)(row, col), op(A) is m x k
     return g.transa == CUBLAS_OP_N ? a[col * g.a.ld + row] : a[row * g.a.ld + col];
   };
@@ -190,6 +190,7 @@ TEST_CASE("cublaslt_handle needs a GPU and says so in cuBLAS's words when there 
   } catch (const cuda::error& e) {
     CHECK(&e.code().category() == &cuda::cublas_category());
     CHECK_THAT(std::string(e.what()), Catch::Contains("cublasLtCreate"));
-    CHECK_THAT(std::string(e.what()), Catch::Contains(cublasLtGetStatusString(static_cast<cublasStatus_t>(e.code().value()))));
+    const auto status = static_cast<cublasStatus_t>(e.code().value());
+    CHECK_THAT(std::string(e.what()), Catch::Contains(cublasLtGetStatusString(status)));
   }
 }

@@ -33,7 +33,8 @@ using compute::activation;
 static_assert(powerbatch::tensor_backend<backend::cuda_mlp>);
 static_assert(powerbatch::has_warm_up<backend::cuda_mlp>);
 static_assert(powerbatch::batch_backend<backend::tensor_batch<backend::cuda_mlp>>);
-static_assert(!std::is_copy_constructible_v<backend::cuda_mlp> && std::is_nothrow_move_constructible_v<backend::cuda_mlp>);
+static_assert(!std::is_copy_constructible_v<backend::cuda_mlp>);
+static_assert(std::is_nothrow_move_constructible_v<backend::cuda_mlp>);
 
 namespace {
 

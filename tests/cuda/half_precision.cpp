@@ -132,7 +132,8 @@ TEST_CASE("fp16 conversions agree with CUDA's host conversions", "[cuda][half]")
     mismatches += std::bit_cast<std::uint32_t>(ours) != std::bit_cast<std::uint32_t>(theirs);
     // Every rounding boundary: the value itself, the midpoint to the next half, and one float ulp either side.
     const std::uint32_t bits = std::bit_cast<std::uint32_t>(ours);
-    const std::uint32_t next_bits = std::bit_cast<std::uint32_t>(cuda::half_bits_to_float(static_cast<std::uint16_t>((half + 1) & 0xffff)));
+    const auto next_half = static_cast<std::uint16_t>((half + 1) & 0xffff);
+    const std::uint32_t next_bits = std::bit_cast<std::uint32_t>(cuda::half_bits_to_float(next_half));
     const std::uint32_t mid = bits / 2 + next_bits / 2 + (bits & next_bits & 1u);
     for (std::uint32_t probe : {bits, bits + 1, bits - 1, mid, mid + 1, mid - 1}) {
       const float f = from_bits(probe);
