@@ -17,8 +17,9 @@
 // host if the model has one. cuBLASLt's algorithm choice is cached per batch size; larger batches than
 // max_batch_size run in pieces.
 //
-// Supported activations: none, relu, gelu — cuBLASLt's GELU is the tanh approximation, within 5e-4 of the exact
-// erf form of compute::activation::gelu (and so of cpu_mlp). sigmoid and tanh have no cuBLASLt epilogue: a model
+// Supported activations: none, relu, gelu — cuBLASLt's GELU is the tanh approximation, which differs from the
+// exact erf form of compute::activation::gelu (and so of cpu_mlp) by up to 4.7e-4, plus the device's own rounding
+// of tanh (tests/cuda checks the total stays below 2e-3). sigmoid and tanh have no cuBLASLt epilogue: a model
 // using them is rejected at construction with std::invalid_argument naming the layer (run it on cpu_mlp).
 // Precisions: fp32 (optionally TF32 tensor cores), fp16 and bf16 (tensor cores); weights are converted once at
 // construction and uploaded; accumulation is fp32 in every case; outputs come back as float. Inputs, weights and

@@ -64,8 +64,8 @@ struct epilogue_choice {
 };
 
 // none -> BIAS, relu -> RELU_BIAS, gelu -> GELU_BIAS. cuBLASLt's GELU is the tanh approximation
-// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), not compute::activation's exact erf form: they differ by less than
-// 5e-4 for any x. sigmoid and tanh have no cuBLASLt epilogue and are refused (a model using them is rejected when
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), not compute::activation's exact erf form: the two forms differ by
+// at most 4.7e-4. sigmoid and tanh have no cuBLASLt epilogue and are refused (a model using them is rejected when
 // it is built rather than run with a separate kernel: no .cu file is needed, by design).
 constexpr epilogue_choice epilogue_for(compute::activation a) noexcept {
   switch (a) {
