@@ -398,8 +398,14 @@ TEST_CASE("cuda_mlp runs the digits model as cpu_mlp does", "[cuda][mlp][gpu]") 
   std::vector<float> expected(count * 10);
   cpu.forward(images.values.data(), count, expected.data());
 
-  for (auto [precision, tolerance] : {std::pair{cuda::precision::fp32, 1e-4}, std::pair{cuda::precision::fp16, 1e-2},
-                                      std::pair{cuda::precision::bf16, 5e-2}}) {
+  struct variant {
+    cuda::precision precision;
+    double tolerance;        // on the probabilities
+    std::size_t may_differ;  // images whose top class may change: half precision may flip a near tie
+  };
+  for (const auto [precision, tolerance, may_differ] :
+       {variant{cuda::precision::fp32, 1e-4, 0}, variant{cuda::precision::fp16, 1e-2, 2},
+        variant{cuda::precision::bf16, 5e-2, 5}}) {
     INFO(cuda::to_string(precision));
     auto gpu = backend::cuda_mlp::load(folder, {.precision = precision, .max_batch_size = 128});
     std::vector<float> probabilities(count * 10);
@@ -411,7 +417,7 @@ TEST_CASE("cuda_mlp runs the digits model as cpu_mlp does", "[cuda][mlp][gpu]") 
       same_class += std::max_element(row(probabilities), row(probabilities) + 10) - row(probabilities) ==
                     std::max_element(row(expected), row(expected) + 10) - row(expected);
     }
-    CHECK(same_class >= count - 2);  // half precision may flip a near tie, no more
+    CHECK(same_class + may_differ >= count);
   }
 }
 #endif
