@@ -125,8 +125,8 @@ inline double measure_bandwidth(std::size_t bytes_per_thread, std::size_t thread
       owners.emplace_back(p, [](float* q) { ::operator delete(q, std::align_val_t{64}); });
       buffers[k] = p;
     }
-    const std::size_t passes = std::max<std::size_t>(1, (std::size_t{1} << 30) / (count * sizeof(float)));
-    return on_threads(threads, 3, [&](std::size_t k) {
+    const std::size_t passes = std::max<std::size_t>(1, (std::size_t{1} << 28) / (count * sizeof(float)));
+    return on_threads(threads, 10, [&](std::size_t k) {
       read_bytes_per_second_avx2(buffers[k], count, 1);  // warm the caches
       return read_bytes_per_second_avx2(buffers[k], count, passes);
     });
@@ -143,8 +143,9 @@ inline roofline measure_roofline(std::size_t threads, std::size_t fp32_weight_by
   roofline r;
 #if POWERBATCH_COMPUTE_X86_DISPATCH
   if (powerbatch::compute::detected_kernel_isa() == powerbatch::compute::kernel_isa::avx2_fma) {
-    r.fp32_flops = on_threads(threads, 3, [](std::size_t) { return fp32_flops_avx2(20'000'000); });
-    r.int8_ops = on_threads(threads, 3, [](std::size_t) { return int8_ops_avx2(20'000'000); });
+    // Many short trials, best kept: on a shared machine some of them run undisturbed.
+    r.fp32_flops = on_threads(threads, 15, [](std::size_t) { return fp32_flops_avx2(2'000'000); });
+    r.int8_ops = on_threads(threads, 15, [](std::size_t) { return int8_ops_avx2(2'000'000); });
   }
 #endif
   r.bandwidth_fp32 = measure_bandwidth(fp32_weight_bytes / threads, threads);

@@ -30,17 +30,22 @@ TEST_CASE("plan_split: rows for big batches, output panels for small ones, one p
           "[compute][parallel]") {
   boost::asio::thread_pool pool(1);
   const compute::parallel_options two{pool.get_executor(), 2, 16};
+  // Two parts per thread, taken first come first served.
   const auto small_batch = compute::detail::plan_split(1, 1024, 1024, 64, two);
-  CHECK(small_batch.parts == 2);
+  CHECK(small_batch.parts == 4);
   CHECK_FALSE(small_batch.by_rows);
-  const auto halves = std::pair{small_batch.part(0, 1, 64), small_batch.part(1, 1, 64)};
-  CHECK(halves.first.panel_begin == 0);
-  CHECK(halves.first.panel_end == 32);
-  CHECK(halves.second.panel_end == 64);
+  CHECK(small_batch.part(0, 1, 64).panel_begin == 0);
+  CHECK(small_batch.part(0, 1, 64).panel_end == 16);
+  CHECK(small_batch.part(3, 1, 64).panel_begin == 48);
+  CHECK(small_batch.part(3, 1, 64).panel_end == 64);
+  CHECK(small_batch.part(3, 1, 64).row_end == 1);
   const auto big_batch = compute::detail::plan_split(64, 1024, 1024, 64, two);
-  CHECK(big_batch.parts == 2);
+  CHECK(big_batch.parts == 4);
   CHECK(big_batch.by_rows);
-  CHECK(big_batch.part(1, 64, 64).row_begin == 32);
+  CHECK(big_batch.part(1, 64, 64).row_begin == 16);
+  CHECK(big_batch.part(3, 64, 64).row_end == 64);
+  CHECK(big_batch.part(3, 64, 64).panel_end == 64);
+  CHECK(compute::detail::plan_split(40, 1024, 1024, 64, two).parts == 2);  // at least min_rows_per_thread rows each
   CHECK(compute::detail::plan_split(1, 64, 10, 1, two).parts == 1);   // too little work to share
   CHECK(compute::detail::plan_split(8, 1024, 1024, 64, {}).parts == 1);  // no executor
   CHECK(compute::detail::plan_split(8, 1024, 1024, 64, {pool.get_executor(), 1, 16}).parts == 1);

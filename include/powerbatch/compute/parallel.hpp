@@ -39,6 +39,7 @@ namespace detail {
 
 inline constexpr std::size_t max_split_parts = 64;
 inline constexpr std::size_t min_work_per_part = std::size_t{1} << 17;  // multiply-adds (~10 us on one core)
+inline constexpr std::size_t parts_per_thread = 2;
 
 struct split_plan {
   std::size_t parts = 1;
@@ -54,14 +55,17 @@ inline split_plan plan_split(std::size_t batch, std::size_t in, std::size_t out,
                              const parallel_options& options) noexcept {
   split_plan plan;
   if (!options.executor || options.max_threads <= 1 || batch == 0) return plan;
-  const std::size_t threads = std::min(options.max_threads, max_split_parts);
+  const std::size_t threads = options.max_threads;
   const std::size_t by_work = std::max<std::size_t>(1, batch * in * out / min_work_per_part);
   const std::size_t min_rows = std::max<std::size_t>(1, options.min_rows_per_thread);
+  // parts_per_thread parts for each thread, taken first come first served: a helper that wakes late (or a core
+  // busy with something else) then still takes a share instead of leaving the caller to wait for its one part.
+  const std::size_t wanted = std::min(threads * parts_per_thread, max_split_parts);
   if (batch >= 2 * min_rows) {
-    plan.parts = std::min({threads, batch / min_rows, by_work});
+    plan.parts = std::min({wanted, batch / min_rows, by_work});
     plan.by_rows = true;
   } else {
-    plan.parts = std::min({threads, panels, by_work});
+    plan.parts = std::min({wanted, panels, by_work});
     plan.by_rows = false;
   }
   return plan;
@@ -108,7 +112,8 @@ inline std::shared_ptr<split_state> acquire_split_state() {
   return std::make_shared<split_state>();  // every slot still held by a late handler: a fresh one for this call
 }
 
-// Runs part(k) for k in [0, parts) on the caller and up to parts - 1 executor threads; returns when all are done.
+// Runs part(k) for k in [0, parts) on the caller and up to max_threads - 1 executor threads; returns when all are
+// done.
 // part must not throw.
 template <typename Part>
 void run_split(const parallel_options& options, std::size_t parts, Part& part) {
@@ -118,7 +123,8 @@ void run_split(const parallel_options& options, std::size_t parts, Part& part) {
   state->context = &part;
   state->done.store(0, std::memory_order_relaxed);
   state->claimed.store(0, std::memory_order_release);
-  for (std::size_t helper = 1; helper < parts; ++helper) {
+  const std::size_t helpers = std::min(options.max_threads, parts) - 1;  // each helper takes parts until none is left
+  for (std::size_t helper = 0; helper < helpers; ++helper) {
     try {
       boost::asio::post(options.executor, [state] { state->work(); });
     } catch (...) {
