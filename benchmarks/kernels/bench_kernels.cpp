@@ -10,7 +10,7 @@
 //
 // Timing: one-thread variants report the benchmark thread's CPU time, two-thread variants wall time.
 // Full run (release build; on a shared machine interleave the repetitions so load changes hit all variants alike):
-//   ./bench_kernels --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true \
+//   ./bench_kernels --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true
 //                   --benchmark_report_aggregates_only=true
 #include "eigen_mlp.hpp"
 #include "mlp_weights.hpp"
