@@ -47,14 +47,21 @@ __attribute__((target("avx2,fma"))) inline double fp32_flops_avx2(std::size_t it
 __attribute__((target("avx2,fma"))) inline double int8_ops_avx2(std::size_t iterations) {
   __m256i acc[8];
   for (int k = 0; k < 8; ++k) acc[k] = _mm256_set1_epi32(k);
-  const __m256i ones = _mm256_set1_epi16(1), w = _mm256_set1_epi8(3), aw = _mm256_abs_epi8(w);
+  // A different weight per chain, or the compiler computes the product once for all chains.
+  __m256i w[8], aw[8];
+  for (int k = 0; k < 8; ++k) {
+    w[k] = _mm256_set1_epi8(static_cast<char>(k % 2 == 0 ? k + 1 : -(k + 1)));
+    aw[k] = _mm256_abs_epi8(w[k]);
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256i x = _mm256_set1_epi8(5);
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t n = 0; n < iterations; ++n) {
     x = _mm256_add_epi8(x, ones);  // keeps the compiler from hoisting the products
 #pragma GCC unroll 8
     for (int k = 0; k < 8; ++k)
-      acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w)), ones));
+      acc[k] = _mm256_add_epi32(acc[k],
+                                _mm256_madd_epi16(_mm256_maddubs_epi16(aw[k], _mm256_sign_epi8(x, w[k])), ones));
   }
   const double elapsed = seconds(std::chrono::steady_clock::now() - start).count();
   __m256i sum = acc[0];
