@@ -257,3 +257,25 @@ TEST_CASE("A severe level runs one batch at a time and asks again when it finish
   CHECK(thermal->reads() == 1);  // all within one sensor period: one read
   CHECK(loop.count({}) == 24);
 }
+
+TEST_CASE("Two batchers whose windows close 6 ms apart flush at the same grid tick", "[power][alignment]") {
+  manual_loop loop;
+  auto env = pw::make_environment(pw::no_thermal_sensor{}, pw::mains_power{}, test_sensors);
+  recording_backend first_backend, second_backend;
+  governed_batcher first(loop.context.get_executor(), first_backend, config_with(env));
+  governed_batcher second(loop.context.get_executor(), second_backend, config_with(env));
+  const pb::time_point t0 = pb::manual_clock::now();  // on the 16 ms grid
+
+  loop.advance(3ms);
+  first.async_submit(item{1}, {}, loop.recorder(1));  // due t0 + 13 ms: may leave until t0 + 113 ms
+  loop.advance(6ms);
+  second.async_submit(item{2}, {}, loop.recorder(2));  // due t0 + 19 ms: may leave until t0 + 119 ms
+  loop.settle();
+  pb::manual_clock::set(t0 + 112ms - 1us);
+  loop.settle();
+  CHECK(first_backend.log->batch_count() + second_backend.log->batch_count() == 0);
+  loop.advance(1us);  // t0 + 112 ms: the last 16 ms tick before either batch must leave — both go
+  CHECK(first_backend.log->batch_count() == 1);
+  CHECK(second_backend.log->batch_count() == 1);
+  CHECK(loop.results.size() == 2);
+}
