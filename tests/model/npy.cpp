@@ -41,7 +41,7 @@ std::string error_of(F&& f, const std::filesystem::path& file) {
 TEST_CASE("npy: float32 in format versions 1, 2 and 3 reads exactly", "[npy]") {
   temp_dir dir;
   for (int major : {1, 2, 3}) {
-    const auto file = dir / ("v" + std::to_string(major) + ".npy");
+    const auto file = dir / std::string("v").append(std::to_string(major)).append(".npy");
     write_bytes(file, npy_bytes(f4_2x3, raw(six), major));
     const auto array = compute::read_npy_float32(file);
     CHECK(array.shape == std::vector<std::size_t>{2, 3});
