@@ -163,6 +163,10 @@ TEST_CASE("quantize_int8 rejects mismatched sizes, naming the argument", "[compu
   CHECK_THROWS_WITH(compute::quantize_int8(weights, 2, 3, short_bias),
                     Catch::Contains("bias has 1 floats") && Catch::Contains("out_features = 2"));
   CHECK_THROWS_AS(compute::quantize_int8(weights, 2, 0, bias), std::invalid_argument);
+  const std::size_t too_wide = compute::quantized_dense_int8::max_in_features + 1;
+  CHECK_THROWS_WITH(compute::quantize_int8(std::vector<float>(too_wide), 1, too_wide, std::vector<float>(1)),
+                    Catch::Contains("overflow the int32 accumulators"));
+  static_assert(127LL * 127 * (compute::quantized_dense_int8::max_in_features + 3) < (1LL << 31));
 }
 
 }  // namespace compute_tests

@@ -29,6 +29,8 @@ class quantized_dense_int8 {
   static constexpr std::size_t panel_width = 16;
   static constexpr std::size_t group = 4;  // inputs per 4-byte dot-product group
   static constexpr int max_magnitude = 127;
+  // The int32 sums stay exact while 127 * 127 * padded_in < 2^31.
+  static constexpr std::size_t max_in_features = 133'000;
 
   // Quantises w (PyTorch layout w[out][in]); throws std::invalid_argument naming the argument whose size is wrong.
   quantized_dense_int8(std::span<const float> weights, std::size_t out_features, std::size_t in_features,
@@ -40,6 +42,11 @@ class quantized_dense_int8 {
     if (out_features == 0 || in_features == 0) {
       throw std::invalid_argument("quantize_int8: out_features (" + std::to_string(out_features) +
                                   ") and in_features (" + std::to_string(in_features) + ") must both be at least 1");
+    }
+    if (in_features > max_in_features) {
+      throw std::invalid_argument("quantize_int8: in_features (" + std::to_string(in_features) +
+                                  ") is above " + std::to_string(max_in_features) +
+                                  ", where 127 x 127 x in_features could overflow the int32 accumulators");
     }
     if (weights.size() != out_features * in_features) {
       throw std::invalid_argument("quantize_int8: weights has " + std::to_string(weights.size()) +
