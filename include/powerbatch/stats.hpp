@@ -24,7 +24,7 @@ inline constexpr std::size_t batch_size_bucket(std::size_t size) noexcept {
 
 struct batcher_stats {
   // Every submitted request ends in exactly one of completed, backend_failed, queue_full, deadline_expired,
-  // cancelled or shutting_down; `pending` counts those that have not yet.
+  // cancelled, shutting_down or invalid_input; `pending` counts those that have not yet.
   std::uint64_t submitted = 0;
   std::uint64_t completed = 0;
   std::uint64_t backend_failed = 0;
@@ -32,6 +32,7 @@ struct batcher_stats {
   std::uint64_t deadline_expired = 0;
   std::uint64_t cancelled = 0;
   std::uint64_t shutting_down = 0;
+  std::uint64_t invalid_input = 0;  // refused by the backend's accepts() at submission (errc::invalid_argument)
 
   std::uint64_t batches = 0;
   std::uint64_t batched_requests = 0;  // requests that reached the backend
@@ -50,7 +51,7 @@ struct batcher_stats {
   std::uint64_t pending = 0;             // admitted requests not yet dispatched or finished
 
   std::uint64_t rejected() const noexcept {
-    return queue_full + deadline_expired + cancelled + shutting_down;
+    return queue_full + deadline_expired + cancelled + shutting_down + invalid_input;
   }
   std::uint64_t finished() const noexcept { return completed + backend_failed + rejected(); }
   double mean_batch_size() const noexcept {
@@ -80,7 +81,7 @@ struct counter {
 struct batcher_counters {
   counter accepted;            // admitted requests, counted by the dispatcher as it drains the queue
   counter rejected_at_submit;  // refused before admission (queue full, shutting down, already expired)
-  counter completed, backend_failed, queue_full, deadline_expired, cancelled, shutting_down;
+  counter completed, backend_failed, queue_full, deadline_expired, cancelled, shutting_down, invalid_input;
   counter batches, batched_requests;
   std::array<counter, flush_reason_count> flushes;
   std::array<counter, batch_size_buckets> sizes;
@@ -103,6 +104,7 @@ struct batcher_counters {
     s.deadline_expired = deadline_expired.load();
     s.cancelled = cancelled.load();
     s.shutting_down = shutting_down.load();
+    s.invalid_input = invalid_input.load();
     s.batches = batches.load();
     s.batched_requests = batched_requests.load();
     for (std::size_t i = 0; i < flush_reason_count; ++i) s.flushes_by_reason[i] = flushes[i].load();

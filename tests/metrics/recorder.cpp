@@ -36,7 +36,8 @@ TEST_CASE("The recorder counts queue, backend and end-to-end time, sizes, reason
   r.on_rejected(pb::errc::queue_full, 3);
   r.on_rejected(pb::errc::deadline_expired, 1);
   r.on_rejected(pb::errc::shutting_down, 2);
-  r.on_rejected(pb::errc::pool_exhausted, 1);  // not one of the four reasons: counted as other
+  r.on_rejected(pb::errc::invalid_argument, 4);
+  r.on_rejected(pb::errc::pool_exhausted, 1);  // not one of the named reasons: counted as other
   r.on_dispatcher_wakeup(true);
   r.on_dispatcher_wakeup(false);
   r.on_dispatcher_wakeup(true);
@@ -54,8 +55,9 @@ TEST_CASE("The recorder counts queue, backend and end-to-end time, sizes, reason
   CHECK(s.rejections(pb::errc::deadline_expired) == 1);
   CHECK(s.rejections(pb::errc::cancelled) == 0);
   CHECK(s.rejections(pb::errc::shutting_down) == 2);
+  CHECK(s.rejections(pb::errc::invalid_argument) == 4);
   CHECK(s.rejections_by_reason[pm::rejection_slot_count - 1] == 1);
-  CHECK(s.rejected() == 7);
+  CHECK(s.rejected() == 11);
   CHECK(s.dispatcher_runs == 3);
   CHECK(s.thread_wakeups == 2);
   CHECK(s.wakeups_per_request() == Approx(0.5));

@@ -1,6 +1,6 @@
 // backend::tensor_batch and backend::tensor_function: a tensor backend runs under a real Batcher (producer threads,
 // an io_context on two threads), samples are gathered into pooled buffers and scattered back in order, the optional
-// scaling stage standardises inputs, and a wrong-length sample fails with a message that names it.
+// scaling stage standardises inputs, and a wrong-length sample is refused at submission.
 #include <powerbatch/backend/cpu_mlp.hpp>
 #include <powerbatch/backend/tensor.hpp>
 #include <powerbatch/batcher.hpp>
@@ -172,16 +172,34 @@ TEST_CASE("tensor_batch: the digits model under a real Batcher, from several thr
   CHECK(stats.mean_batch_size() <= 32.0);
 }
 
-TEST_CASE("tensor_batch: a wrong-length sample through the Batcher is a backend_failed outcome", "[tensor][batcher]") {
+TEST_CASE("tensor_batch: a wrong-length sample is refused at submission and fails no batch", "[tensor][batcher]") {
   using backend_type = pb::backend::tensor_batch<pb::backend::tensor_function<float, doubling>>;
+  static_assert(pb::validates_input<backend_type>);
   running_io io;
-  pb::default_batcher<backend_type> batcher(io.io.get_executor(),
-                                            backend_type(pb::backend::tensor_from_function<float>(doubling{}, {3}, {3})));
-  const auto good = batcher.submit({1, 2, 3});
-  REQUIRE(good.ok());
-  CHECK(good.value == std::vector<float>{2, 4, 6});
-  const auto bad = batcher.submit({1, 2});
-  CHECK(bad.error == pb::errc::backend_failed);
-  CHECK_THAT(bad.detail, Contains("has 2 values, the backend takes 3"));
-  batcher.shutdown();
+  pb::default_batcher<backend_type>::config cfg;
+  cfg.timeout.max_batch_size = 3;
+  cfg.timeout.max_delay = std::chrono::seconds(10);  // only a full batch of three leaves
+  pb::default_batcher<backend_type> batcher(
+      io.io.get_executor(), backend_type(pb::backend::tensor_from_function<float>(doubling{}, {3}, {3})), cfg);
+  std::vector<std::pair<std::error_code, std::vector<float>>> results(4);
+  std::atomic<int> done{0};
+  const std::vector<std::vector<float>> samples = {{1, 2, 3}, {1, 2}, {4, 5, 6}, {7, 8, 9}};
+  for (std::size_t i = 0; i < samples.size(); ++i)
+    batcher.async_submit(samples[i], [&, i](std::error_code ec, std::vector<float> y) {
+      results[i] = {ec, std::move(y)};
+      done.fetch_add(1);
+    });
+  // submit_batch is all or nothing: one bad sample refuses the whole call.
+  const auto whole = batcher.submit_batch({{1, 2, 3}, {1}});
+  CHECK(whole.error == pb::errc::invalid_argument);
+  CHECK_FALSE(batcher.shutdown(pb::shutdown_mode::drain));
+  REQUIRE(done.load() == 4);
+  CHECK(results[1].first == pb::errc::invalid_argument);
+  CHECK(results[0] == std::pair<std::error_code, std::vector<float>>{{}, {2, 4, 6}});
+  CHECK(results[2] == std::pair<std::error_code, std::vector<float>>{{}, {8, 10, 12}});
+  CHECK(results[3] == std::pair<std::error_code, std::vector<float>>{{}, {14, 16, 18}});
+  const auto stats = batcher.stats();
+  CHECK(stats.invalid_input == 3);
+  CHECK(stats.backend_failed == 0);
+  CHECK(stats.batches == 1);  // the three good samples, together
 }

@@ -11,10 +11,10 @@
 // output row into its request's output: one copy in, one copy out, no other. Buffers come from a Pool<Alloc>
 // shared by copies of the adapter, so concurrent batches each lease their own.
 //
-// A sample of the wrong length: the batcher's Backend contract fails a whole batch when run() throws, so a wrong
-// length would fail the good requests batched with it. Check samples with accepts() before submitting (or use
-// submit_batch, which is all-or-nothing anyway); run() still refuses a wrong length with an exception naming the
-// request's index, its length and the expected one (the batch completes with errc::backend_failed and that message).
+// A sample of the wrong length never reaches a batch: the Batcher calls accepts() at submission (concepts/backend.hpp)
+// and completes such a request at once with errc::invalid_argument, so it cannot fail the good requests it would
+// have been batched with. Called directly, run() refuses a wrong length with an exception naming the request's
+// index, its length and the expected one.
 #pragma once
 
 #include <powerbatch/compute/aligned_allocator.hpp>

@@ -5,6 +5,9 @@
 //   2. b.run(std::span<input_type> inputs, std::span<output_type> outputs) runs one batch; outputs has the same
 //      length as inputs and outputs[i] answers inputs[i]. It may throw: only that batch fails.
 // Optional: b.max_batch_size() -> std::size_t, the largest batch worth sending (caps every Timeout policy).
+//           b.accepts(const input_type&) const -> bool, checked at submission on the caller's thread: a request it
+//           refuses completes at once with errc::invalid_argument and never joins (and so never fails) a batch.
+//           It must be thread-safe.
 #pragma once
 
 #include <powerbatch/concepts/diagnose.hpp>
@@ -28,6 +31,11 @@ concept batch_backend = requires {
 template <class B>
 concept has_max_batch_size = requires(const B& b) {
   { b.max_batch_size() } -> std::convertible_to<std::size_t>;
+};
+
+template <class B>
+concept validates_input = requires(const B& b, const typename B::input_type& input) {
+  { b.accepts(input) } -> std::convertible_to<bool>;
 };
 
 template <class B>

@@ -46,6 +46,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -115,6 +116,9 @@ class batcher_core
     const time_point now = Clock::now();
     const time_point deadline = options.effective_deadline(now);
     if (deadline <= now) return reject(std::forward<Handler>(handler), errc::deadline_expired);
+    if constexpr (validates_input<Backend>)
+      if (!backend_.accepts(std::as_const(input)))
+        return reject(std::forward<Handler>(handler), errc::invalid_argument);
     const std::uint64_t before = admitted_.fetch_add(1, std::memory_order_seq_cst);
     if (const auto refusal = admission_refusal(before, 1)) {
       undo_admission(1);
@@ -136,6 +140,9 @@ class batcher_core
     const time_point deadline = options.effective_deadline(now);
     const std::size_t n = inputs.size();
     if (deadline <= now) return reject_all(errc::deadline_expired, n);
+    if constexpr (validates_input<Backend>)
+      for (const input_type& input : inputs)
+        if (!backend_.accepts(input)) return reject_all(errc::invalid_argument, n);  // all or nothing
     const std::uint64_t before = admitted_.fetch_add(n, std::memory_order_seq_cst);
     if (const auto refusal = admission_refusal(before, n)) {
       undo_admission(n);
@@ -224,6 +231,7 @@ class batcher_core
   };
 
   enum class slot_state : std::uint8_t { free, running, finished };
+  struct empty_member {};
 
   struct batch_slot {
     std::vector<input_type> inputs;
@@ -234,7 +242,9 @@ class batcher_core
     std::uint64_t owner_generation = 0;
     batching_key key = 0;
     flush_reason reason = flush_reason::size;
-    std::vector<time_point> arrivals;  // kept only for an observer that watches batches
+    // Each request's arrival, kept only for an observer that watches batches (otherwise an empty member).
+    [[no_unique_address]] std::conditional_t<observes_batches<Observer>, std::vector<time_point>, empty_member>
+        arrivals;
     time_point dispatched_at{};
     time_point oldest_arrival{};
     duration service_time{};
@@ -534,6 +544,7 @@ class batcher_core
       case errc::deadline_expired: counters_.deadline_expired.add(n); break;
       case errc::cancelled: counters_.cancelled.add(n); break;
       case errc::shutting_down: counters_.shutting_down.add(n); break;
+      case errc::invalid_argument: counters_.invalid_input.add(n); break;
       default: break;
     }
   }

@@ -21,8 +21,8 @@ namespace metrics {
 
 // Why requests finished without reaching the backend, in the order the exposition lists them; any other error code
 // a batcher reports is counted as `other`.
-inline constexpr std::array<errc, 4> rejection_reasons = {errc::queue_full, errc::deadline_expired, errc::cancelled,
-                                                          errc::shutting_down};
+inline constexpr std::array<errc, 5> rejection_reasons = {errc::queue_full, errc::deadline_expired, errc::cancelled,
+                                                          errc::shutting_down, errc::invalid_argument};
 inline constexpr std::size_t rejection_slot_count = rejection_reasons.size() + 1;  // + other
 
 constexpr std::size_t rejection_slot(errc reason) noexcept {
@@ -34,7 +34,7 @@ constexpr std::size_t rejection_slot(errc reason) noexcept {
 // The label the exposition formats use for a rejection slot ("queue_full", ..., "other").
 constexpr const char* rejection_label(std::size_t slot) noexcept {
   constexpr const char* labels[rejection_slot_count] = {"queue_full", "deadline_expired", "cancelled",
-                                                        "shutting_down", "other"};
+                                                        "shutting_down", "invalid_argument", "other"};
   return slot < rejection_slot_count ? labels[slot] : "other";
 }
 
