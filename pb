@@ -19,8 +19,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")" || exit 1
 # What the build needs (the issue's Debian packages, plus the compiler and pkg-config).
 BUILD_PACKAGES=(g++ pkg-config meson ninja-build libboost1.81-dev libconcurrentqueue-dev libxtensor-dev libxsimd-dev
                 libeigen3-dev catch2 libbenchmark-dev)
-# What only the tests need: cmake for the CMake consumer and package version file, clang-14 for the clang build.
-TEST_PACKAGES=(cmake)
+# What only the tests need: cmake for the CMake consumer and package version file; libsystemd-dev, dbus-daemon and
+# python3-dbus/-gi for the logind wake lock against a fake logind; the MinGW cross compiler and Wine for the Windows
+# power policies; chromium to render the HTML report headless; clang-14 for the clang build.
+TEST_PACKAGES=(cmake libsystemd-dev dbus-daemon python3-dbus python3-gi g++-mingw-w64-x86-64-posix wine wine64 chromium)
 [[ ${PB_CLANG:-1} != 0 ]] && TEST_PACKAGES+=(clang-14)
 
 usage() {
