@@ -134,12 +134,13 @@ TEST_CASE("simulate: a learning policy sees the modelled service time", "[lab][s
   CHECK(r.mean_batch() > 8);
 }
 
-TEST_CASE("simulate vs real time: medians agree, and real time is never much faster (loose; bench_lab measures)",
+TEST_CASE("simulate vs real time: the same trace gives close latencies (loose; bench_lab measures 20 %)",
           "[lab][simulate][real]") {
-  // A backend whose cost is known (a spin of a*n + b) and a window long against scheduling noise. The real run shares
-  // a small machine with other work, whose scheduling delays reach the tail, so this checks the median within 50 %
-  // and that real time is not faster than the simulation at p99 (which has no overheads at all); up to three tries.
-  // bench_lab measures the agreement itself (p50 and p99 within 20 % on a quiet machine).
+  // A backend whose cost is known (a spin of a*n + b) and a window long against scheduling noise. The real run asks
+  // for real-time priority, so other work on a small shared machine does not queue ahead of it; where that is not
+  // granted, the scheduler's delays reach the tail, and only the median and a lower bound on p99 are checked (the
+  // simulation has no overheads, so real time must not beat it). Up to three tries. bench_lab measures the
+  // agreement itself (p50 and p99 within 20 %).
   const lab::cost_model cost{20us, 300us};
   const std::string trace = "poisson:rate=300,duration=2s";
   const auto cfg = window(32, 2ms);
@@ -149,13 +150,15 @@ TEST_CASE("simulate vs real time: medians agree, and real time is never much fas
     auto source = lab::make_source(lab::parse_trace_spec(trace), 1);
     lab::real_time_settings settings;
     settings.backend = std::make_shared<const lab::model>(lab::spin_model(cost));
+    settings.realtime_priority = true;
     const auto real = lab::run_real_time<pb::queue::moodycamel, pb::timeout::size_or_delay, levels>(*source, cfg,
                                                                                                   settings);
     REQUIRE(real.completed == real.requests);
     REQUIRE(real.requests == simulated.requests);
     const double p50 = real.p50_ms() / simulated.p50_ms(), p99 = real.p99_ms() / simulated.p99_ms();
-    WARN("real/simulated p50 " << p50 << ", p99 " << p99 << " (attempt " << attempt + 1 << ")");
-    agreed = std::abs(p50 - 1) < 0.5 && p99 > 0.8;
+    WARN("real/simulated p50 " << p50 << ", p99 " << p99 << " (attempt " << attempt + 1
+                               << (real.realtime_priority ? ", real-time priority)" : ", normal priority)"));
+    agreed = std::abs(p50 - 1) < 0.3 && p99 > 0.8 && (!real.realtime_priority || p99 < 1.6);
   }
   CHECK(agreed);
 }

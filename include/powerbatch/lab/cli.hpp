@@ -1,7 +1,7 @@
 // The powerbatch-lab command line, as a library so that tests drive it without a process:
 //
 //   powerbatch-lab [run|simulate] [--trace SPEC] [--profiles LIST] [--backend NAME] [--json FILE] [--html FILE]
-//                  [--no-html] [--seed N] [--cost a=DUR,b=DUR] [--no-progress] [--help]
+//                  [--no-html] [--seed N] [--cost a=DUR,b=DUR] [--realtime] [--no-progress] [--help]
 //
 // parse_cli() checks every name before anything runs and throws input_error naming what is wrong (and, for an
 // unknown name, listing the valid ones); run_cli() runs each policy set on the trace, one after another, prints the
@@ -40,6 +40,7 @@ struct cli_options {
   std::uint64_t seed = 1;
   std::string cost;  // simulate: the cost model; empty = fit it from a short measurement of the backend
   bool progress = true;
+  bool realtime = false;  // run: real-time priority for the lab's threads
   bool help = false;
 };
 
@@ -60,6 +61,7 @@ inline std::string usage(const policy_registry& policies, const model_registry& 
       "  --html FILE       write the HTML report (default: " + default_html + "); --no-html to skip\n"
       "  --seed N          seed of the generated traces (default: 1)\n"
       "  --cost a=D,b=D    simulate: the backend's cost per request (a) and per batch (b), e.g. a=20us,b=200us\n"
+      "  --realtime        run: the lab's threads at real-time priority (SCHED_FIFO; needs root or CAP_SYS_NICE)\n"
       "  --no-progress     no progress bar or progress lines\n"
       "  --help            this text\n"
       "\n"
@@ -121,13 +123,14 @@ inline cli_options parse_cli(std::span<const std::string> args, const policy_reg
     else if (a == "--no-html") o.html_path.clear();
     else if (a == "--cost") o.cost = value_of(a);
     else if (a == "--no-progress") o.progress = false;
+    else if (a == "--realtime") o.realtime = true;
     else if (a == "--seed") {
       const std::string text = value_of(a);
       if (!trace_detail::parse_integer(text, o.seed)) throw input_error("--seed: '" + text + "' is not an integer");
     } else {
       throw input_error("unknown option '" + a +
                         "' (valid: --trace, --profiles, --backend, --json, --html, --no-html, --seed, --cost, "
-                        "--no-progress, --help)");
+                        "--realtime, --no-progress, --help)");
     }
   }
   if (o.help) return o;
@@ -161,6 +164,7 @@ inline std::vector<run_result> run_cli(const cli_options& o, const policy_regist
   simulation_settings sim;
   real_time_settings real;
   real.backend = backend;
+  real.realtime_priority = o.realtime;
   if (o.command == "simulate") {
     sim.cost = o.cost.empty() ? fit_cost_model(*backend) : parse_cost_model(o.cost);
     sim.max_batch = backend->max_batch;

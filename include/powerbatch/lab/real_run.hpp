@@ -18,18 +18,60 @@
 #include <cstdint>
 #include <memory>
 #include <system_error>
+#include <future>
+#include <optional>
 #include <thread>
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 POWERBATCH_BEGIN_NAMESPACE
 namespace lab {
 
 struct real_time_settings {
   std::shared_ptr<const model> backend;
+  // Run the lab's threads (load generator, dispatcher, compute) at real-time priority (SCHED_FIFO, Linux, needs
+  // CAP_SYS_NICE): on a machine busy with other work their latency then measures the policy, not the scheduler's
+  // queue. Silently ignored where not permitted; run_result::realtime_priority says whether it took effect.
+  bool realtime_priority = false;
   energy_model energy = power::platform_energy_model();
   progress_callback progress{};
 };
 
 namespace real_detail {
+
+// Puts the calling thread in SCHED_FIFO (returns false if not permitted or not Linux); restore() undoes it.
+class realtime_scope {
+ public:
+  explicit realtime_scope(bool wanted) {
+#if defined(__linux__)
+    if (!wanted) return;
+    if (pthread_getschedparam(pthread_self(), &old_policy_, &old_param_) != 0) return;
+    sched_param param{};
+    param.sched_priority = 10;
+    active_ = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
+#else
+    (void)wanted;
+#endif
+  }
+  ~realtime_scope() {
+#if defined(__linux__)
+    if (active_) pthread_setschedparam(pthread_self(), old_policy_, &old_param_);
+#endif
+  }
+  realtime_scope(const realtime_scope&) = delete;
+  realtime_scope& operator=(const realtime_scope&) = delete;
+  bool active() const noexcept { return active_; }
+
+ private:
+  bool active_ = false;
+#if defined(__linux__)
+  int old_policy_ = 0;
+  sched_param old_param_{};
+#endif
+};
 
 // Completion handlers run on the dispatcher's thread only, so the sink needs no lock.
 struct real_handler {
@@ -55,8 +97,23 @@ run_result run_real_time(arrival_source& source, const batcher_config<Timeout, P
 
   boost::asio::io_context io(1);
   auto work = boost::asio::make_work_guard(io);
-  std::thread dispatcher([&io] { io.run(); });
+  const bool realtime = settings.realtime_priority;
+  std::thread dispatcher([&io, realtime] {
+    real_detail::realtime_scope scope(realtime);
+    io.run();
+  });
   boost::asio::thread_pool compute(1);
+  std::optional<real_detail::realtime_scope> compute_scope;  // lives on the compute thread's first task
+  if (realtime) {
+    std::promise<void> ready;
+    boost::asio::post(compute, [&compute_scope, &ready] {
+      compute_scope.emplace(true);
+      ready.set_value();
+    });
+    ready.get_future().wait();
+  }
+  real_detail::realtime_scope generator_scope(realtime);
+  result.realtime_priority = generator_scope.active();
   const auto wall_start = std::chrono::steady_clock::now();
   {
     batcher_type batcher(io.get_executor(), compute.get_executor(), measured_backend{settings.backend, &records},
@@ -87,6 +144,7 @@ run_result run_real_time(arrival_source& source, const batcher_config<Timeout, P
   }
   work.reset();
   dispatcher.join();
+  if (compute_scope) boost::asio::post(compute, [&compute_scope] { compute_scope.reset(); });
   compute.join();
   if (settings.progress) settings.progress(1.0);
 

@@ -38,7 +38,8 @@ struct run_result {
   std::uint64_t wakeups = 0;           // dispatcher runs (posted wake-ups plus timer expiries)
   std::uint64_t batches = 0;
   double busy_seconds = 0;             // backend busy time
-  double energy_joules = 0;            // per energy_model (or measured, where a platform meter was used)
+  double energy_joules = 0;
+  bool realtime_priority = false;      // run: the lab's threads ran at real-time priority (real_time_settings)            // per energy_model (or measured, where a platform meter was used)
 
   double p(double q) const noexcept { return latency_ns.percentile(q) / 1e6; }  // milliseconds
   double p50_ms() const noexcept { return p(0.50); }

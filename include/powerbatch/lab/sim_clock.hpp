@@ -15,6 +15,7 @@
 #include <powerbatch/config.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/error.hpp>
@@ -39,6 +40,8 @@ struct sim_clock {
   using duration = std::chrono::steady_clock::duration;
   using time_point = std::chrono::steady_clock::time_point;
   static constexpr bool is_steady = true;
+  // Virtual: no thread sleeps or wakes on this time (what a batcher measuring thread wake-ups could skip).
+  static constexpr bool is_virtual = true;
 
   static time_point now() noexcept { return time_point(duration(ticks_)); }
   static void set(time_point t) noexcept { ticks_ = t.time_since_epoch().count(); }
