@@ -23,6 +23,11 @@ concept batcher_clock = requires {
   { C::now() } -> std::same_as<time_point>;
 } && std::same_as<typename C::time_point, time_point> && std::same_as<typename C::duration, duration>;
 
+// A clock whose time a program moves by hand (manual_clock, the lab's simulation clock): threads do not sleep on
+// it, so the batcher counts every dispatcher run as a wake-up instead of asking the kernel.
+template <class C>
+concept virtual_clock = requires { C::is_virtual; } && static_cast<bool>(C::is_virtual);
+
 // A steady clock that moves only when told to. Process-wide (Asio timers need a static now()), so tests that use
 // it must not run concurrently with each other; set() and advance() are thread-safe.
 struct manual_clock {
@@ -31,6 +36,7 @@ struct manual_clock {
   using duration = std::chrono::steady_clock::duration;
   using time_point = std::chrono::steady_clock::time_point;
   static constexpr bool is_steady = true;
+  static constexpr bool is_virtual = true;  // no thread really sleeps on it: the batcher does not measure sleeps
 
   static time_point now() noexcept { return time_point(duration(ticks().load(std::memory_order_acquire))); }
   static void set(time_point t) noexcept { ticks().store(t.time_since_epoch().count(), std::memory_order_release); }

@@ -32,23 +32,21 @@ inline constexpr bool thread_sleeps_measured =
     false;
 #endif
 
-// Per thread, shared by every batcher on it: two batchers that wake together cost one wake-up, not two.
+// Per thread, shared by every batcher on it: two batchers that wake together cost one wake-up, not two. One system
+// call per dispatcher run, at its start: a change since the previous start on this thread means the thread slept in
+// between (waiting for work — or, rarely, blocked inside a backend that ran on this thread, which is counted too).
 class thread_sleep_detector {
  public:
-  // Call when dispatcher work starts on this thread: true if the thread slept since dispatcher work last ended here.
   static bool slept_since_last_dispatch() noexcept {
-    if constexpr (!thread_sleeps_measured) return true;
-    return thread_voluntary_switches() != last_seen();
-  }
-  // Call when dispatcher work ends on this thread.
-  static void dispatch_ended() noexcept {
-    if constexpr (thread_sleeps_measured) last_seen() = thread_voluntary_switches();
-  }
-
- private:
-  static std::uint64_t& last_seen() noexcept {
-    thread_local std::uint64_t switches = std::numeric_limits<std::uint64_t>::max();  // first run counts
-    return switches;
+    if constexpr (!thread_sleeps_measured) {
+      return true;
+    } else {
+      thread_local std::uint64_t last_seen = std::numeric_limits<std::uint64_t>::max();  // the first run counts
+      const std::uint64_t now = thread_voluntary_switches();
+      const bool slept = now != last_seen;
+      last_seen = now;
+      return slept;
+    }
   }
 };
 
