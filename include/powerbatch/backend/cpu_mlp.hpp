@@ -1,4 +1,5 @@
-// backend::cpu_mlp — an MLP on the CPU's SIMD kernels (fp32, or int8 with per-channel scales) as a tensor backend.
+// backend::cpu_mlp — an MLP on the CPU's SIMD kernels (fp32; int8 with per-channel scales; weight-only int4 with
+// per-group scales) as a tensor backend.
 //
 //   auto model = pb::backend::cpu_mlp::load("examples/models/digits", pb::backend::mlp_precision::int8,
 //                                           {.max_batch_size = 128, .parallel = {pool.get_executor(), 2}});
@@ -29,14 +30,23 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 POWERBATCH_BEGIN_NAMESPACE
 namespace backend {
 
-enum class mlp_precision : std::uint8_t { fp32, int8 };
+// int4: weights only (compute/quantized_dense_int4.hpp), activations and sums stay fp32.
+enum class mlp_precision : std::uint8_t { fp32, int8, int4 };
 
-constexpr std::string_view to_string(mlp_precision p) noexcept { return p == mlp_precision::fp32 ? "fp32" : "int8"; }
+constexpr std::string_view to_string(mlp_precision p) noexcept {
+  switch (p) {
+    case mlp_precision::fp32: return "fp32";
+    case mlp_precision::int8: return "int8";
+    case mlp_precision::int4: return "int4";
+  }
+  return "unknown";
+}
 
 // What validate() found. `ok` is the verdict; `message` says why not (the first failing sample), or sums up.
 struct validation_result {
@@ -61,15 +71,19 @@ class cpu_mlp {
   using options = cpu_mlp_options;
 
   explicit cpu_mlp(compute::mlp_model model, options opts = {})
-      : cpu_mlp(std::make_shared<const compute::mlp_model>(std::move(model)), nullptr, std::move(opts)) {}
+      : cpu_mlp(std::make_shared<const compute::mlp_model>(std::move(model)), std::move(opts)) {}
   explicit cpu_mlp(compute::quantized_mlp model, options opts = {})
-      : cpu_mlp(nullptr, std::make_shared<const compute::quantized_mlp>(std::move(model)), std::move(opts)) {}
+      : cpu_mlp(std::make_shared<const compute::quantized_mlp>(std::move(model)), std::move(opts)) {}
+  explicit cpu_mlp(compute::quantized_int4_mlp model, options opts = {})
+      : cpu_mlp(std::make_shared<const compute::quantized_int4_mlp>(std::move(model)), std::move(opts)) {}
 
-  // Loads a model folder (compute/model.hpp); int8 quantises it after loading.
+  // Loads a model folder (compute/model.hpp); int8 and int4 quantise it after loading (int4: the default group
+  // size; construct from compute::quantize_int4(model, group_size) for another).
   static cpu_mlp load(const std::filesystem::path& folder, mlp_precision precision = mlp_precision::fp32,
                       options opts = {}) {
     compute::mlp_model model = compute::load_mlp(folder);
     if (precision == mlp_precision::int8) return cpu_mlp(compute::quantize_int8(model), std::move(opts));
+    if (precision == mlp_precision::int4) return cpu_mlp(compute::quantize_int4(model), std::move(opts));
     return cpu_mlp(std::move(model), std::move(opts));
   }
 
@@ -89,11 +103,14 @@ class cpu_mlp {
   }
 
   // ---- the rest ----
-  mlp_precision precision() const noexcept { return fp32_ ? mlp_precision::fp32 : mlp_precision::int8; }
+  // The variant's alternatives are in mlp_precision's order.
+  mlp_precision precision() const noexcept { return static_cast<mlp_precision>(model_.index()); }
   const compute::parallel_options& parallel() const noexcept { return parallel_; }
   compute::pool_stats scratch_stats() const { return scratch_->stats(); }
   // Bytes of packed weights.
-  std::size_t weight_bytes() const noexcept { return fp32_ ? fp32_->bytes() : int8_->bytes(); }
+  std::size_t weight_bytes() const noexcept {
+    return std::visit([](const auto& m) { return m->bytes(); }, model_);
+  }
 
   // x: [batch, input], y: [batch, output]; any batch size (split into max_batch_size() chunks).
   void forward(const float* x, std::size_t batch, float* y) const {
@@ -101,12 +118,12 @@ class cpu_mlp {
       const std::size_t n = std::min(max_batch_, batch - first);
       const float* xs = x + first * input_width_;
       float* ys = y + first * output_width_;
-      const std::size_t per_row = fp32_ ? fp32_->scratch_per_row() : int8_->scratch_per_row();
-      auto scratch = scratch_->acquire<float>({n, per_row});
-      if (fp32_)
-        fp32_->forward(xs, n, ys, scratch.span(), parallel_);
-      else
-        int8_->forward(xs, n, ys, scratch.span(), parallel_);
+      std::visit(
+          [&](const auto& m) {
+            auto scratch = scratch_->acquire<float>({n, m->scratch_per_row()});
+            m->forward(xs, n, ys, scratch.span(), parallel_);
+          },
+          model_);
     }
   }
 
@@ -190,12 +207,15 @@ class cpu_mlp {
   }
 
  private:
-  cpu_mlp(std::shared_ptr<const compute::mlp_model> fp32, std::shared_ptr<const compute::quantized_mlp> int8,
-          options opts)
-      : fp32_(std::move(fp32)),
-        int8_(std::move(int8)),
-        input_width_(fp32_ ? fp32_->input_size() : int8_->input_size()),
-        output_width_(fp32_ ? fp32_->output_size() : int8_->output_size()),
+  // One per mlp_precision, in its order (precision() is the index).
+  using model_ptr =
+      std::variant<std::shared_ptr<const compute::mlp_model>, std::shared_ptr<const compute::quantized_mlp>,
+                   std::shared_ptr<const compute::quantized_int4_mlp>>;
+
+  cpu_mlp(model_ptr model, options opts)
+      : model_(std::move(model)),
+        input_width_(std::visit([](const auto& m) { return m->input_size(); }, model_)),
+        output_width_(std::visit([](const auto& m) { return m->output_size(); }, model_)),
         max_batch_(std::max<std::size_t>(1, opts.max_batch_size)),
         parallel_(std::move(opts.parallel)),
         scratch_(std::make_shared<compute::Pool<>>(opts.scratch_pool)) {}
@@ -218,8 +238,7 @@ class cpu_mlp {
     return outputs;
   }
 
-  std::shared_ptr<const compute::mlp_model> fp32_;
-  std::shared_ptr<const compute::quantized_mlp> int8_;
+  model_ptr model_;
   std::size_t input_width_;   // the shapes are 1-D: [input_width_] -> [output_width_]
   std::size_t output_width_;
   std::size_t max_batch_;

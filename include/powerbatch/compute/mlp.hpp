@@ -1,8 +1,10 @@
-// compute::mlp_model, compute::quantized_mlp — a multilayer perceptron ready to run: optional feature scaling,
-// dense + bias + activation layers on the packed kernels of dense.hpp, and an optional softmax on the output.
+// compute::mlp_model, compute::quantized_mlp, compute::quantized_int4_mlp — a multilayer perceptron ready to run:
+// optional feature scaling, dense + bias + activation layers on the packed kernels of dense.hpp / dense_int4.hpp,
+// and an optional softmax on the output.
 //
 //   mlp_model fp32 = load_mlp("examples/models/digits");   // model.hpp: reads the folder's manifest and .npy files
 //   quantized_mlp int8 = quantize_int8(fp32);               // seed 001's quantization_method="int8", done by the user
+//   quantized_int4_mlp int4 = quantize_int4(fp32);          // weight-only int4, per-64-input-group scales
 //   std::vector<float> scratch(fp32.scratch_size(n));
 //   fp32.forward(x, n, y, scratch);                          // x: [n, input_size()], y: [n, output_size()]
 //
@@ -11,6 +13,7 @@
 #pragma once
 
 #include <powerbatch/compute/dense.hpp>
+#include <powerbatch/compute/dense_int4.hpp>
 #include <powerbatch/compute/scaling.hpp>
 #include <powerbatch/config.hpp>
 
@@ -37,7 +40,7 @@ struct mlp_layer_weights {
   compute::activation activation = compute::activation::none;
 };
 
-// The runnable network over one kernel type (packed_dense_fp32 or quantized_dense_int8).
+// The runnable network over one kernel type (packed_dense_fp32, quantized_dense_int8 or quantized_dense_int4).
 template <class Kernel>
 class basic_mlp {
  public:
@@ -120,6 +123,7 @@ class basic_mlp {
 };
 
 using quantized_mlp = basic_mlp<quantized_dense_int8>;
+using quantized_int4_mlp = basic_mlp<quantized_dense_int4>;
 
 // The fp32 model, which also keeps its float weights so that quantize_int8() can be called on it.
 class mlp_model : public basic_mlp<packed_dense_fp32> {
@@ -150,6 +154,18 @@ inline quantized_mlp quantize_int8(const mlp_model& model) {
     layers.push_back(quantized_mlp::layer{quantize_int8(w.weights, w.out_features, w.in_features, w.bias),
                                           w.activation});
   return quantized_mlp(std::move(layers), model.scaling(), model.softmax_output());
+}
+
+// Weight-only int4 with per-channel, per-group scales (dense_int4.hpp's quantize_int4; group_size a positive
+// multiple of 8, else std::invalid_argument naming it); scaling, activations and softmax are kept, fp32 untouched.
+inline quantized_int4_mlp quantize_int4(const mlp_model& model,
+                                        std::size_t group_size = quantized_dense_int4::default_group_size) {
+  std::vector<quantized_int4_mlp::layer> layers;
+  layers.reserve(model.weights().size());
+  for (const auto& w : model.weights())
+    layers.push_back(quantized_int4_mlp::layer{
+        quantize_int4(w.weights, w.out_features, w.in_features, w.bias, group_size), w.activation});
+  return quantized_int4_mlp(std::move(layers), model.scaling(), model.softmax_output());
 }
 
 }  // namespace compute
