@@ -11,9 +11,10 @@
 //
 // Rounding: the group sums carry x * (q + 8), up to 15 |x| per term, and 8 sum(x) is subtracted, so the error scale
 // is sum |x| (|q| + 16) scale rather than sum |x q| scale: a few times fp32's, far below the quantisation's.
-// Tiles (registers: 16): 4 rows x 1 panel (8 group accumulators; the totals live on the stack, touched once per
-// group); 1-3 rows x 2 panels so that few rows still give 4+ independent FMA chains. Loop order as the fp32 kernel:
-// panels in groups that fit in L2, every row tile over a group before the next.
+// Tiles (registers: 16): 4 rows x 1 panel (8 group accumulators; the totals spill to the stack, touched once per
+// group; 6 rows spilled the accumulators and ran at half speed), 3-5 rows x 1 panel for a chunk's rest, 1-2 rows x
+// 2 panels so that few rows still give 4 independent FMA chains. Loop order as the fp32 kernel: panels in groups
+// that fit in L2, every row tile of a 48-row chunk over a group before the next.
 #pragma once
 
 #include <powerbatch/compute/activation.hpp>
