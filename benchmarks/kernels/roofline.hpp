@@ -1,5 +1,6 @@
-// bench_kernels — the machine's roofline, measured in the same binary: FMA peak (fp32 and the int8 AVX2 sequence
-// the kernel uses) and read bandwidth for a given working set, on 1 or more threads running at once.
+// bench_kernels — the machine's roofline, measured in the same binary: the arithmetic peak of the instructions the
+// active kernels use (fp32: ymm or zmm FMAs; int8: the AVX2 sign/maddubs/madd sequence or AVX-512 VNNI's vpdpbusd)
+// and read bandwidth for a given working set, on 1 or more threads running at once.
 //
 // The working set matters: the benchmark model's weights (8.4 MB fp32, 2.1 MB int8) fit in a 32 MB L3, so the
 // bandwidth that bounds a small batch is the L3's for that size, not DRAM's. Both are measured and reported.
@@ -71,6 +72,52 @@ __attribute__((target("avx2,fma"))) inline double int8_ops_avx2(std::size_t iter
   return static_cast<double>(iterations) * 4 * 32 * 2 / elapsed;
 }
 
+// The AVX-512 kernels' instructions: zmm FMAs (32 flops each) and vpdpbusd (64 multiply-adds, 128 ops), on 12
+// independent chains (latency 4-5 x 2 pipes, with margin).
+__attribute__((target("avx2,fma,avx512f"))) inline double fp32_flops_avx512(std::size_t iterations) {
+  __m512 acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k) * 1e-3f);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t n = 0; n < iterations; ++n) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+  }
+  const double elapsed = seconds(std::chrono::steady_clock::now() - start).count();
+  __m512 sum = acc[0];
+  for (int k = 1; k < 12; ++k) sum = _mm512_add_ps(sum, acc[k]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);  // not _mm512_reduce_add_ps: GCC 12 warns on its "undefined" operand
+  volatile float sink = lanes[0];
+  (void)sink;
+  return static_cast<double>(iterations) * 12 * 32 / elapsed;
+}
+
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vnni"))) inline double int8_ops_avx512_vnni(
+    std::size_t iterations) {
+  __m512i acc[12], w[12];
+  for (int k = 0; k < 12; ++k) {
+    acc[k] = _mm512_set1_epi32(k);
+    w[k] = _mm512_set1_epi8(static_cast<char>(k % 2 == 0 ? k + 1 : -(k + 1)));
+  }
+  __m512i x = _mm512_set1_epi8(5);
+  const __m512i step = _mm512_set1_epi8(1);
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t n = 0; n < iterations; ++n) {
+    x = _mm512_add_epi8(x, step);  // keeps the compiler from hoisting the products
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], x, w[k]);
+  }
+  const double elapsed = seconds(std::chrono::steady_clock::now() - start).count();
+  __m512i sum = acc[0];
+  for (int k = 1; k < 12; ++k) sum = _mm512_add_epi32(sum, acc[k]);
+  alignas(64) std::int32_t lanes[16];
+  _mm512_store_si512(lanes, sum);
+  volatile std::int32_t sink = lanes[0];
+  (void)sink;
+  return static_cast<double>(iterations) * 12 * 64 * 2 / elapsed;
+}
+
 __attribute__((target("avx2,fma"))) inline double read_bytes_per_second_avx2(const float* data, std::size_t count,
                                                                               std::size_t passes) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
@@ -122,7 +169,7 @@ struct roofline {
 
 inline double measure_bandwidth(std::size_t bytes_per_thread, std::size_t threads) {
 #if POWERBATCH_COMPUTE_X86_DISPATCH
-  if (powerbatch::compute::detected_kernel_isa() == powerbatch::compute::kernel_isa::avx2_fma) {
+  if (powerbatch::compute::detected_kernel_isa() >= powerbatch::compute::kernel_isa::avx2_fma) {
     const std::size_t count = std::max<std::size_t>(bytes_per_thread / sizeof(float), 1024) / 32 * 32;
     std::vector<float*> buffers(threads);
     std::vector<std::unique_ptr<float[], void (*)(float*)>> owners;
@@ -149,9 +196,17 @@ inline double measure_bandwidth(std::size_t bytes_per_thread, std::size_t thread
 inline roofline measure_roofline(std::size_t threads, std::size_t fp32_weight_bytes, std::size_t int8_weight_bytes) {
   roofline r;
 #if POWERBATCH_COMPUTE_X86_DISPATCH
-  if (powerbatch::compute::detected_kernel_isa() == powerbatch::compute::kernel_isa::avx2_fma) {
-    // Many short trials, best kept: on a shared machine some of them run undisturbed.
+  using powerbatch::compute::kernel_isa;
+  const kernel_isa isa = powerbatch::compute::active_kernel_isa();
+  // Many short trials, best kept: on a shared machine some of them run undisturbed.
+  if (isa >= kernel_isa::avx512) {
+    r.fp32_flops = on_threads(threads, 15, [](std::size_t) { return fp32_flops_avx512(1'000'000); });
+  } else if (isa >= kernel_isa::avx2_fma) {
     r.fp32_flops = on_threads(threads, 15, [](std::size_t) { return fp32_flops_avx2(2'000'000); });
+  }
+  if (isa == kernel_isa::avx512_vnni) {
+    r.int8_ops = on_threads(threads, 15, [](std::size_t) { return int8_ops_avx512_vnni(1'000'000); });
+  } else if (isa >= kernel_isa::avx2_fma) {
     r.int8_ops = on_threads(threads, 15, [](std::size_t) { return int8_ops_avx2(2'000'000); });
   }
 #endif

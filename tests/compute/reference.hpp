@@ -2,8 +2,10 @@
 #pragma once
 
 #include <powerbatch/compute/activation.hpp>
+#include <powerbatch/compute/kernel_isa.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 namespace compute_tests {
@@ -29,5 +31,23 @@ reference_sums reference_dense(const layer_data& d);
 // |y - act(ref)| must not exceed this for an fp32 kernel that sums in any order with or without FMA: one rounding
 // per term (in + 1 of them) on the magnitude, the activation's approximation error, and its slope (<= 1.13).
 double fp32_tolerance(std::size_t in, double magnitude, double reference_value);
+
+// Restores automatic selection when a test that forced a kernel set ends.
+struct isa_guard {
+  explicit isa_guard(compute::kernel_isa isa) { compute::force_kernel_isa(isa); }
+  ~isa_guard() { compute::force_kernel_isa(std::nullopt); }
+  isa_guard(const isa_guard&) = delete;
+  isa_guard& operator=(const isa_guard&) = delete;
+};
+
+// Every kernel set this CPU can run, portable first (on an AVX-512 VNNI machine: all four).
+inline std::vector<compute::kernel_isa> kernel_sets() {
+  std::vector<compute::kernel_isa> sets;
+  for (auto isa : {compute::kernel_isa::portable, compute::kernel_isa::avx2_fma, compute::kernel_isa::avx512,
+                   compute::kernel_isa::avx512_vnni}) {
+    if (isa <= compute::detected_kernel_isa()) sets.push_back(isa);
+  }
+  return sets;
+}
 
 }  // namespace compute_tests

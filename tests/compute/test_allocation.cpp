@@ -15,6 +15,12 @@ namespace {
 std::atomic<std::size_t> allocations{0};
 }
 
+// GCC pairs the standard operator new it sees inlined with the free() in the replaced delete below and warns;
+// both are replaced here (malloc / free), so the pairing is right.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 void* operator new(std::size_t size) {
   allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
@@ -34,7 +40,7 @@ TEST_CASE("dense_forward_serial allocates nothing once its per-thread buffers ha
   const compute::packed_dense_fp32 fp32(d.weights, d.out, d.in, d.bias);
   const compute::quantized_dense_int8 int8 = compute::quantize_int8(d.weights, d.out, d.in, d.bias);
   std::vector<float> y(d.batch * d.out);
-  for (compute::kernel_isa isa : {compute::kernel_isa::portable, compute::detected_kernel_isa()}) {
+  for (compute::kernel_isa isa : kernel_sets()) {
     compute::force_kernel_isa(isa);
     // Warm-up at the largest batch grows the scratch; smaller and equal batches then reuse it.
     compute::dense_forward_serial(fp32, d.x.data(), d.batch, y.data(), compute::activation::gelu);

@@ -24,17 +24,6 @@ constexpr std::array<compute::activation, 5> all_activations{compute::activation
                                                              compute::activation::gelu, compute::activation::sigmoid,
                                                              compute::activation::tanh};
 
-struct isa_guard {
-  explicit isa_guard(compute::kernel_isa isa) { compute::force_kernel_isa(isa); }
-  ~isa_guard() { compute::force_kernel_isa(std::nullopt); }
-};
-
-std::vector<compute::kernel_isa> kernel_sets() {
-  std::vector<compute::kernel_isa> sets{compute::kernel_isa::portable};
-  if (compute::detected_kernel_isa() == compute::kernel_isa::avx2_fma) sets.push_back(compute::kernel_isa::avx2_fma);
-  return sets;
-}
-
 // The quantisation error bound above, per output (before the activation).
 std::vector<double> int8_error_bound(const layer_data& d, const compute::quantized_dense_int8& layer) {
   std::vector<double> bound(d.batch * d.out);
@@ -128,9 +117,9 @@ TEST_CASE("int8 dense: batches 0..300 across tile boundaries", "[compute][int8]"
     check_int8_against_reference(70, 35, batch, 31u + unsigned(batch));
 }
 
-TEST_CASE("int8 dense: the integer sums are exact, so both kernel sets agree to float rounding",
+TEST_CASE("int8 dense: the integer sums are exact, so every kernel set agrees to float rounding",
           "[compute][int8][dispatch]") {
-  if (compute::detected_kernel_isa() != compute::kernel_isa::avx2_fma) {
+  if (kernel_sets().size() < 2) {
     WARN("only the portable kernels on this CPU: skipped");
     return;
   }
@@ -139,20 +128,42 @@ TEST_CASE("int8 dense: the integer sums are exact, so both kernel sets agree to 
   for (std::size_t i = 0; i < d.x.size(); ++i) d.x[i] = (i % 3 == 0) ? -4.0f : 4.0f;
   for (std::size_t i = 0; i < d.weights.size(); ++i) d.weights[i] = (i % 5 == 0) ? -1.0f : 1.0f;
   const compute::quantized_dense_int8 layer = compute::quantize_int8(d.weights, 33, 64, d.bias);
-  std::vector<float> portable(11 * 33), avx2(11 * 33);
+  std::vector<float> portable(11 * 33);
   {
     isa_guard guard(compute::kernel_isa::portable);
     compute::dense_forward_serial(layer, d.x.data(), 11, portable.data(), compute::activation::none);
   }
-  {
-    isa_guard guard(compute::kernel_isa::avx2_fma);
-    compute::dense_forward_serial(layer, d.x.data(), 11, avx2.data(), compute::activation::none);
-  }
   const reference_sums ref = reference_dense(d);
-  for (std::size_t k = 0; k < portable.size(); ++k) {
-    REQUIRE(avx2[k] == Approx(portable[k]).epsilon(1e-6).margin(1e-5));
-    // All values are exactly representable here, so the result is exact too.
-    REQUIRE(avx2[k] == Approx(ref.value[k]).epsilon(1e-6).margin(1e-5));
+  for (compute::kernel_isa isa : kernel_sets()) {
+    if (isa == compute::kernel_isa::portable) continue;
+    std::vector<float> simd(11 * 33, -12345.0f);
+    {
+      isa_guard guard(isa);
+      compute::dense_forward_serial(layer, d.x.data(), 11, simd.data(), compute::activation::none);
+    }
+    for (std::size_t k = 0; k < portable.size(); ++k) {
+      INFO(compute::to_string(isa) << " output " << k);
+      REQUIRE(simd[k] == Approx(portable[k]).epsilon(1e-6).margin(1e-5));
+      // All values are exactly representable here, so the result is exact too.
+      REQUIRE(simd[k] == Approx(ref.value[k]).epsilon(1e-6).margin(1e-5));
+    }
+  }
+}
+
+TEST_CASE("int8 dense: exact where the VNNI kernel's offset sums wrap past int32", "[compute][int8][dispatch]") {
+  // x = w = 1 quantise to 127 everywhere. The true sum 127 x 127 x 70 000 = 1.13e9 fits int32, but the VNNI
+  // kernel's (x + 128) x w sums reach 255 x 127 x 70 000 = 2.27e9 and wrap; subtracting 128 x sum(w) wraps back.
+  constexpr std::size_t in = 70'000, out = 17, batch = 3;
+  const std::vector<float> weights(in * out, 1.0f), bias(out, 0.5f), x(batch * in, 1.0f);
+  const compute::quantized_dense_int8 layer = compute::quantize_int8(weights, out, in, bias);
+  for (compute::kernel_isa isa : kernel_sets()) {
+    isa_guard guard(isa);
+    std::vector<float> y(batch * out, -12345.0f);
+    compute::dense_forward_serial(layer, x.data(), batch, y.data(), compute::activation::none);
+    for (std::size_t k = 0; k < y.size(); ++k) {
+      INFO(compute::to_string(isa) << " output " << k);
+      REQUIRE(y[k] == Approx(70'000.5).epsilon(1e-6));
+    }
   }
 }
 

@@ -362,12 +362,14 @@ class cuda_mlp {
   }
 
   // Picks cuBLASLt's algorithm for every batch size up to max_batch_size() and runs each once, so that the first
-  // requests pay for neither the heuristic nor CUDA's lazy kernel loading, and the staging pool is stocked.
+  // requests pay for neither the heuristic nor CUDA's lazy kernel loading, and stocks the staging pool with
+  // max_in_flight buffers of every row bucket, so that concurrent batches allocate no pinned memory afterwards.
   void warm_up() {
     const std::size_t rows = max_batch_size();
     std::vector<float> zeros(rows * input_size(), 0.0f);
     std::vector<float> discard(rows * output_size());
     for (std::size_t n = 1; n <= rows; ++n) forward(zeros.data(), n, discard.data());
+    state_->stock_staging();
   }
 
   // ---- the rest ----
@@ -468,6 +470,20 @@ class cuda_mlp {
         slot = std::move(plan);
       }
       return *slot;
+    }
+
+    // The runs above hold one buffer per bucket at a time; batches on several lanes at once need one each. Held a
+    // bucket at a time, so within staging_limit whatever max_batch_size is.
+    void stock_staging() {
+      const std::size_t element = cuda::element_bytes(config.precision);
+      for (std::size_t bucket = 1;; bucket = std::min(2 * bucket, config.max_batch_size)) {
+        std::vector<compute::Pool<cuda::pinned_allocator>::lease<std::byte>> held;
+        for (std::size_t k = 0; k < config.max_in_flight; ++k) {
+          held.push_back(staging.acquire<std::byte>({bucket, input_size * element}));
+          held.push_back(staging.acquire<std::byte>({bucket, output_size * element}));
+        }
+        if (bucket == config.max_batch_size) break;
+      }
     }
 
     void forward(const float* x, std::size_t batch, float* y) {

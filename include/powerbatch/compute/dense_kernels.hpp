@@ -1,5 +1,6 @@
 // compute::dense_forward_serial and dense_forward_part — the dense kernels on the calling thread, dispatched to the
-// kernel set active_kernel_isa() names. No Asio here: dense.hpp adds the thread split on an executor on top.
+// kernel set active_kernel_isa() names (fp32: AVX-512, AVX2 or portable; int8: AVX-512 VNNI, AVX2 or portable).
+// No Asio here: dense.hpp adds the thread split on an executor on top.
 //
 // Contract, for both layer kinds: y[b * out + o] = act(bias[o] + sum_i x[b * in + i] * w[o][i]) with x (batch x
 // in) and y (batch x out) row-major; x and y must not overlap. The int8 layer quantises each row of x on the fly
@@ -9,8 +10,10 @@
 #include <powerbatch/compute/activation.hpp>
 #include <powerbatch/compute/detail/block.hpp>
 #include <powerbatch/compute/detail/dense_fp32_avx2.hpp>
+#include <powerbatch/compute/detail/dense_fp32_avx512.hpp>
 #include <powerbatch/compute/detail/dense_fp32_portable.hpp>
 #include <powerbatch/compute/detail/dense_int8_avx2.hpp>
+#include <powerbatch/compute/detail/dense_int8_avx512_vnni.hpp>
 #include <powerbatch/compute/detail/dense_int8_portable.hpp>
 #include <powerbatch/compute/detail/quantize_rows.hpp>
 #include <powerbatch/compute/kernel_isa.hpp>
@@ -28,6 +31,10 @@ inline void dense_forward_part(const packed_dense_fp32& layer, const float* x, f
                                const detail::block& part, kernel_isa isa) noexcept {
   if (part.row_begin >= part.row_end || part.panel_begin >= part.panel_end) return;
 #if POWERBATCH_COMPUTE_X86_DISPATCH
+  if (isa >= kernel_isa::avx512) {
+    detail::dense_fp32_avx512(layer, x, y, act, part);
+    return;
+  }
   if (isa == kernel_isa::avx2_fma) {
     detail::dense_fp32_avx2(layer, x, y, act, part);
     return;
@@ -47,7 +54,14 @@ inline void dense_forward_part(const quantized_dense_int8& layer, const float* x
   detail::quantized_rows_buffer& buffer = detail::thread_quantized_rows();
   buffer.reserve_rows(rows, padded_in);
 #if POWERBATCH_COMPUTE_X86_DISPATCH
-  if (isa == kernel_isa::avx2_fma) {
+  if (isa == kernel_isa::avx512_vnni) {
+    detail::quantize_rows_avx2(x_rows, rows, in, padded_in, buffer.values.data(), buffer.scales.data());
+    detail::dense_int8_avx512_vnni(layer, buffer.values.data(), buffer.scales.data(), rows, y_rows, act,
+                                   part.panel_begin, part.panel_end);
+    return;
+  }
+  // AVX-512 without VNNI keeps the AVX2 sequence: AVX-512 has no vpsignb for the sign trick.
+  if (isa >= kernel_isa::avx2_fma) {
     detail::quantize_rows_avx2(x_rows, rows, in, padded_in, buffer.values.data(), buffer.scales.data());
     detail::dense_int8_avx2(layer, buffer.values.data(), buffer.scales.data(), rows, y_rows, act, part.panel_begin,
                             part.panel_end);

@@ -7,8 +7,13 @@
 // xsimd's default architecture (SSE2 on x86-64, NEON on AArch64, or AVX2 when the TU is built with -mavx2) is the
 // portable path. The CPU is asked once (__builtin_cpu_supports).
 //
-// Override, for tests and for comparing paths: the environment variable POWERBATCH_KERNEL_ISA=portable|avx2 (read
-// on first use) or force_kernel_isa(). A request for more than the CPU has is lowered to what it has.
+// AVX-512 (F, BW, DQ, VL) brings 16-wide fp32 tiles; AVX-512 VNNI adds vpdpbusd, four int8 multiply-adds per
+// 32-bit lane in one instruction, for the int8 kernel (the fp32 kernel is the same on both). __builtin_cpu_supports
+// also checks that the OS saves the ZMM state, so a kernel that disabled AVX-512 is seen as an AVX2 machine.
+//
+// Override, for tests and for comparing paths: the environment variable
+// POWERBATCH_KERNEL_ISA=portable|avx2|avx512|avx512_vnni (read on first use) or force_kernel_isa(). A request for
+// more than the CPU has is lowered to what it has.
 #pragma once
 
 #include <powerbatch/config.hpp>
@@ -34,13 +39,17 @@ namespace compute {
 // Ordered: a higher value needs everything a lower one needs.
 enum class kernel_isa : std::uint8_t {
   portable,  // xsimd's default architecture for this TU's flags (SSE2 / NEON / ...), scalar int8 dot products
-  avx2_fma,  // AVX2 + FMA intrinsics: fp32 FMA tiles, int8 vpmaddubsw/vpmaddwd
+  avx2_fma,     // AVX2 + FMA intrinsics: fp32 FMA tiles, int8 vpmaddubsw/vpmaddwd
+  avx512,       // AVX-512 F/BW/DQ/VL: 16-wide fp32 tiles (int8 stays on the AVX2 sequence: AVX-512 has no vpsignb)
+  avx512_vnni,  // + AVX-512 VNNI: int8 dot products with vpdpbusd
 };
 
 constexpr std::string_view to_string(kernel_isa isa) noexcept {
   switch (isa) {
     case kernel_isa::portable: return "portable";
     case kernel_isa::avx2_fma: return "avx2_fma";
+    case kernel_isa::avx512: return "avx512";
+    case kernel_isa::avx512_vnni: return "avx512_vnni";
   }
   return "unknown";
 }
@@ -48,6 +57,8 @@ constexpr std::string_view to_string(kernel_isa isa) noexcept {
 constexpr std::optional<kernel_isa> kernel_isa_from_string(std::string_view name) noexcept {
   if (name == "portable") return kernel_isa::portable;
   if (name == "avx2" || name == "avx2_fma") return kernel_isa::avx2_fma;
+  if (name == "avx512") return kernel_isa::avx512;
+  if (name == "avx512_vnni") return kernel_isa::avx512_vnni;
   return std::nullopt;
 }
 
@@ -56,9 +67,14 @@ inline kernel_isa detected_kernel_isa() noexcept {
   static const kernel_isa detected = [] {
 #if POWERBATCH_COMPUTE_X86_DISPATCH
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kernel_isa::avx2_fma;
-#endif
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return kernel_isa::portable;
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
+      return kernel_isa::avx2_fma;
+    return __builtin_cpu_supports("avx512vnni") ? kernel_isa::avx512_vnni : kernel_isa::avx512;
+#else
     return kernel_isa::portable;
+#endif
   }();
   return detected;
 }

@@ -7,7 +7,10 @@
 // Packed layout: panels of panel_width = 16 output channels. The input dimension is padded with zeros to a
 // multiple of 4 (padded_in) and cut into groups of 4; for each group a panel stores 64 bytes: channel c's four
 // weights at bytes [4c, 4c + 4). One 32-byte load then holds 8 channels x 4 inputs, the shape vpmaddubsw +
-// vpmaddwd (and AVX-512 VNNI's vpdpbusd) reduce to 8 int32 sums.
+// vpmaddwd (and AVX-512 VNNI's vpdpbusd, on 64 bytes: 16 channels) reduce to int32 sums.
+//
+// Each channel's weight sum is kept too: vpdpbusd multiplies unsigned by signed bytes, so the VNNI kernel feeds it
+// x + 128 and subtracts 128 x sum_i q[o][i] afterwards.
 #pragma once
 
 #include <powerbatch/compute/detail/aligned_buffer.hpp>
@@ -61,6 +64,7 @@ class quantized_dense_int8 {
     weights_ = detail::aligned_buffer<std::int8_t>(panels_ * panel_bytes());
     scales_ = detail::aligned_buffer<float>(panels_ * panel_width);
     bias_ = detail::aligned_buffer<float>(panels_ * panel_width);
+    weight_sums_ = detail::aligned_buffer<std::int32_t>(panels_ * panel_width);
     for (std::size_t o = 0; o < out_features; ++o) {
       const float* row = weights.data() + o * in_features;
       float max_abs = 0.0f;
@@ -69,11 +73,14 @@ class quantized_dense_int8 {
       const float inverse = max_abs > 0.0f ? static_cast<float>(max_magnitude) / max_abs : 0.0f;
       std::int8_t* panel = weights_.data() + (o / panel_width) * panel_bytes();
       const std::size_t lane = o % panel_width;
+      std::int32_t sum = 0;
       for (std::size_t i = 0; i < in_features; ++i) {
         const float q = std::clamp(std::nearbyint(row[i] * inverse), -static_cast<float>(max_magnitude),
                                    static_cast<float>(max_magnitude));
         panel[(i / group) * panel_width * group + lane * group + i % group] = static_cast<std::int8_t>(q);
+        sum += static_cast<std::int32_t>(q);
       }
+      weight_sums_[o] = sum;
       scales_[o] = scale;
       bias_[o] = bias[o];
     }
@@ -82,7 +89,9 @@ class quantized_dense_int8 {
   std::size_t in_features() const noexcept { return in_features_; }
   std::size_t out_features() const noexcept { return out_features_; }
   // Memory the layer holds: padded int8 weights, scales and bias.
-  std::size_t bytes() const noexcept { return weights_.size() + (scales_.size() + bias_.size()) * sizeof(float); }
+  std::size_t bytes() const noexcept {
+    return weights_.size() + (scales_.size() + bias_.size()) * sizeof(float) + weight_sums_.size() * sizeof(std::int32_t);
+  }
 
   // The quantised weight q[o][i] and channel scale (w[o][i] ~ scale(o) * quantized_weight(o, i)).
   std::int8_t quantized_weight(std::size_t o, std::size_t i) const noexcept {
@@ -97,6 +106,8 @@ class quantized_dense_int8 {
   const std::int8_t* panel(std::size_t p) const noexcept { return weights_.data() + p * panel_bytes(); }
   const float* padded_scales() const noexcept { return scales_.data(); }
   const float* padded_bias() const noexcept { return bias_.data(); }
+  // sum_i q[o][i] per channel (|sum| <= 127 x in fits int32), zero beyond out_features.
+  const std::int32_t* padded_weight_sums() const noexcept { return weight_sums_.data(); }
 
  private:
   std::size_t in_features_;
@@ -106,6 +117,7 @@ class quantized_dense_int8 {
   detail::aligned_buffer<std::int8_t> weights_;
   detail::aligned_buffer<float> scales_;
   detail::aligned_buffer<float> bias_;
+  detail::aligned_buffer<std::int32_t> weight_sums_;
 };
 
 // Symmetric per-output-channel int8 quantisation of an fp32 layer (see quantized_dense_int8).
