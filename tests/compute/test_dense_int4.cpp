@@ -17,7 +17,6 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -27,21 +26,6 @@ namespace {
 constexpr std::array<compute::activation, 5> all_activations{compute::activation::none, compute::activation::relu,
                                                              compute::activation::gelu, compute::activation::sigmoid,
                                                              compute::activation::tanh};
-
-// Named apart from reference.hpp's helpers so this file builds with and without them.
-struct int4_forced_isa {
-  explicit int4_forced_isa(compute::kernel_isa isa) { compute::force_kernel_isa(isa); }
-  ~int4_forced_isa() { compute::force_kernel_isa(std::nullopt); }
-  int4_forced_isa(const int4_forced_isa&) = delete;
-  int4_forced_isa& operator=(const int4_forced_isa&) = delete;
-};
-
-// The int4 kernel sets: portable, and AVX2 when the CPU has it (every higher set runs the AVX2 int4 kernel).
-std::vector<compute::kernel_isa> int4_kernel_sets() {
-  std::vector<compute::kernel_isa> sets{compute::kernel_isa::portable};
-  if (compute::detected_kernel_isa() >= compute::kernel_isa::avx2_fma) sets.push_back(compute::kernel_isa::avx2_fma);
-  return sets;
-}
 
 bool has_avx2() { return compute::detected_kernel_isa() >= compute::kernel_isa::avx2_fma; }
 
@@ -88,8 +72,8 @@ void check_int4_against_reference(std::size_t in, std::size_t out, std::size_t b
   const compute::quantized_dense_int4 layer = compute::quantize_int4(d.weights, out, in, d.bias, group_size);
   const reference_sums ref = reference_dense(dequantised(d, layer));
   const std::vector<double> rounding = int4_rounding_scale(d, layer);
-  for (compute::kernel_isa isa : int4_kernel_sets()) {
-    int4_forced_isa guard(isa);
+  for (compute::kernel_isa isa : kernel_sets()) {
+    isa_guard guard(isa);
     for (compute::activation act : all_activations) {
       const std::vector<float> y = run(layer, d, act);
       std::size_t failures = 0;
@@ -177,8 +161,8 @@ TEST_CASE("int4 dense stays within the quantisation bound of the fp32 layer", "[
   const reference_sums exact = reference_dense(d);
   const std::vector<double> rounding = int4_rounding_scale(d, layer);
   double worst_ratio = 0.0;
-  for (compute::kernel_isa isa : int4_kernel_sets()) {
-    int4_forced_isa guard(isa);
+  for (compute::kernel_isa isa : kernel_sets()) {
+    isa_guard guard(isa);
     const std::vector<float> y = run(layer, d, compute::activation::none);
     for (std::size_t b = 0; b < d.batch; ++b)
       for (std::size_t o = 0; o < d.out; ++o) {
@@ -212,8 +196,8 @@ TEST_CASE("int4 dense: exact data gives exact results, the same on both kernel s
   for (std::size_t o = 0; o < out; ++o)
     for (std::size_t i = 0; i < in; ++i) REQUIRE(layer.quantized_weight(o, i) == int(d.weights[o * in + i] * 4));
   const reference_sums ref = reference_dense(d);
-  for (compute::kernel_isa isa : int4_kernel_sets()) {
-    int4_forced_isa guard(isa);
+  for (compute::kernel_isa isa : kernel_sets()) {
+    isa_guard guard(isa);
     const std::vector<float> y = run(layer, d, compute::activation::none);
     for (std::size_t k = 0; k < y.size(); ++k) {
       INFO(compute::to_string(isa) << " element " << k);
@@ -227,8 +211,8 @@ TEST_CASE("int4 dense: a row's result does not depend on the tile it lands in", 
   // chunk, then 5) agree exactly.
   const layer_data d = random_layer(130, 50, 53, 17);
   const compute::quantized_dense_int4 layer = compute::quantize_int4(d.weights, 50, 130, d.bias, 64);
-  for (compute::kernel_isa isa : int4_kernel_sets()) {
-    int4_forced_isa guard(isa);
+  for (compute::kernel_isa isa : kernel_sets()) {
+    isa_guard guard(isa);
     std::vector<float> all(53 * 50), one(50);
     compute::dense_forward_serial(layer, d.x.data(), 53, all.data(), compute::activation::gelu);
     for (std::size_t r = 0; r < 53; ++r) {
@@ -261,11 +245,11 @@ TEST_CASE("int4 dense: the AVX2 kernel agrees with the portable one", "[compute]
   const compute::quantized_dense_int4 layer = compute::quantize_int4(d.weights, 45, 333, d.bias, 128);
   std::vector<float> portable, avx2;
   {
-    int4_forced_isa guard(compute::kernel_isa::portable);
+    isa_guard guard(compute::kernel_isa::portable);
     portable = run(layer, d, compute::activation::tanh);
   }
   {
-    int4_forced_isa guard(compute::kernel_isa::avx2_fma);
+    isa_guard guard(compute::kernel_isa::avx2_fma);
     avx2 = run(layer, d, compute::activation::tanh);
   }
   const std::vector<double> rounding = int4_rounding_scale(d, layer);
