@@ -24,8 +24,10 @@ BUILD_PACKAGES=(g++ pkg-config meson ninja-build libboost1.81-dev libconcurrentq
                 libeigen3-dev catch2 libbenchmark-dev)
 # What only the tests need: cmake for the CMake consumer and package version file; libsystemd-dev, dbus-daemon and
 # python3-dbus/-gi for the logind wake lock against a fake logind; the MinGW cross compiler and Wine for the Windows
-# power policies; chromium to render the HTML report headless; clang-14 for the clang build.
-TEST_PACKAGES=(cmake libsystemd-dev dbus-daemon python3-dbus python3-gi g++-mingw-w64-x86-64-posix wine wine64 chromium)
+# power policies; chromium to render the HTML report headless; the AArch64 cross compiler and QEMU for the compute
+# tests on the NEON path; clang-14 for the clang build.
+TEST_PACKAGES=(cmake libsystemd-dev dbus-daemon python3-dbus python3-gi g++-mingw-w64-x86-64-posix wine wine64 chromium
+  g++-aarch64-linux-gnu qemu-user-static)
 [[ ${PB_CLANG:-1} != 0 ]] && TEST_PACKAGES+=(clang-14)
 
 usage() {
