@@ -118,6 +118,27 @@ __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vnni"))) inline double in
   return static_cast<double>(iterations) * 12 * 64 * 2 / elapsed;
 }
 
+// vdpbf16ps: 16 lanes x 2 multiply-adds = 64 flops each, on 12 chains.
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512bf16"))) inline double bf16_flops_avx512(
+    std::size_t iterations) {
+  __m512 acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k) * 1e-3f);
+  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);  // 1, ~6e-8
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t n = 0; n < iterations; ++n) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
+  }
+  const double elapsed = seconds(std::chrono::steady_clock::now() - start).count();
+  __m512 sum = acc[0];
+  for (int k = 1; k < 12; ++k) sum = _mm512_add_ps(sum, acc[k]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  volatile float sink = lanes[0];
+  (void)sink;
+  return static_cast<double>(iterations) * 12 * 64 / elapsed;
+}
+
 __attribute__((target("avx2,fma"))) inline double read_bytes_per_second_avx2(const float* data, std::size_t count,
                                                                               std::size_t passes) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
@@ -204,7 +225,7 @@ inline roofline measure_roofline(std::size_t threads, std::size_t fp32_weight_by
   } else if (isa >= kernel_isa::avx2_fma) {
     r.fp32_flops = on_threads(threads, 15, [](std::size_t) { return fp32_flops_avx2(2'000'000); });
   }
-  if (isa == kernel_isa::avx512_vnni) {
+  if (isa >= kernel_isa::avx512_vnni) {
     r.int8_ops = on_threads(threads, 15, [](std::size_t) { return int8_ops_avx512_vnni(1'000'000); });
   } else if (isa >= kernel_isa::avx2_fma) {
     r.int8_ops = on_threads(threads, 15, [](std::size_t) { return int8_ops_avx2(2'000'000); });

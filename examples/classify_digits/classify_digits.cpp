@@ -2,13 +2,13 @@
 // once, and prints accuracy, throughput and the mean batch size the batcher formed.
 //
 // The model folder holds a manifest, .npy weights and the test split (see examples/models/digits/train.py). The
-// backend is the CPU MLP (fp32, or int8 / weight-only int4 quantised after loading) behind backend::tensor_batch, which gathers each
+// backend is the CPU MLP (fp32, or int8 / weight-only int4 / bf16 quantised after loading) behind backend::tensor_batch, which gathers each
 // batch's samples into one pooled buffer, runs the model over it and hands each client its row of probabilities.
 //
 // Each client keeps up to `window` requests in flight (a closed loop, as callers of a service do), so the batcher
 // sees clients x window requests at a time and never has to refuse one.
 //
-// Usage: classify_digits [model_dir] [clients=4] [precision=fp32|int8|int4] [passes=20] [window=32]
+// Usage: classify_digits [model_dir] [clients=4] [precision=fp32|int8|int4|bf16] [passes=20] [window=32]
 // Exits with status 1 if the accuracy is below 0.95 or any request failed.
 #include <powerbatch/backend/cpu_mlp.hpp>
 #include <powerbatch/backend/tensor.hpp>
@@ -44,12 +44,13 @@ int main(int argc, char** argv) try {
   const std::string_view precision_name = argc > 3 ? argv[3] : "fp32";
   const std::size_t passes = argc > 4 ? std::max(1, std::atoi(argv[4])) : 20;
   const std::size_t window = argc > 5 ? std::max(1, std::atoi(argv[5])) : 32;
-  if (precision_name != "fp32" && precision_name != "int8" && precision_name != "int4") {
-    std::fprintf(stderr, "precision must be fp32, int8 or int4, not '%s'\n", argv[3]);
+  if (precision_name != "fp32" && precision_name != "int8" && precision_name != "int4" && precision_name != "bf16") {
+    std::fprintf(stderr, "precision must be fp32, int8, int4 or bf16, not '%s'\n", argv[3]);
     return 2;
   }
   const auto precision = precision_name == "int8"   ? pb::backend::mlp_precision::int8
                          : precision_name == "int4" ? pb::backend::mlp_precision::int4
+                         : precision_name == "bf16" ? pb::backend::mlp_precision::bf16
                                                     : pb::backend::mlp_precision::fp32;
 
   // The held-out split: raw pixels (the model standardises them itself) and labels.

@@ -40,11 +40,11 @@ struct isa_guard {
   isa_guard& operator=(const isa_guard&) = delete;
 };
 
-// Every kernel set this CPU can run, portable first (on an AVX-512 VNNI machine: all four).
+// Every kernel set this CPU can run, portable first.
 inline std::vector<compute::kernel_isa> kernel_sets() {
   std::vector<compute::kernel_isa> sets;
   for (auto isa : {compute::kernel_isa::portable, compute::kernel_isa::avx2_fma, compute::kernel_isa::avx512,
-                   compute::kernel_isa::avx512_vnni}) {
+                   compute::kernel_isa::avx512_vnni, compute::kernel_isa::avx512_bf16}) {
     if (isa <= compute::detected_kernel_isa()) sets.push_back(isa);
   }
   return sets;

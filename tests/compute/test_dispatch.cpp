@@ -20,7 +20,9 @@ TEST_CASE("dispatch picks the widest kernel set the CPU has, whatever the build 
                               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
                               __builtin_cpu_supports("avx512vl");
   const bool cpu_has_vnni = cpu_has_avx512 && __builtin_cpu_supports("avx512vnni");
-  const compute::kernel_isa expected = cpu_has_vnni     ? compute::kernel_isa::avx512_vnni
+  const bool cpu_has_bf16 = cpu_has_vnni && __builtin_cpu_supports("avx512bf16");
+  const compute::kernel_isa expected = cpu_has_bf16     ? compute::kernel_isa::avx512_bf16
+                                       : cpu_has_vnni   ? compute::kernel_isa::avx512_vnni
                                        : cpu_has_avx512 ? compute::kernel_isa::avx512
                                        : cpu_has_avx2   ? compute::kernel_isa::avx2_fma
                                                         : compute::kernel_isa::portable;
@@ -41,7 +43,7 @@ TEST_CASE("dispatch picks the widest kernel set the CPU has, whatever the build 
 TEST_CASE("the portable kernel set can be forced and automatic selection restored", "[compute][dispatch]") {
   compute::force_kernel_isa(compute::kernel_isa::portable);
   CHECK(compute::active_kernel_isa() == compute::kernel_isa::portable);
-  compute::force_kernel_isa(compute::kernel_isa::avx512_vnni);
+  compute::force_kernel_isa(compute::kernel_isa::avx512_bf16);
   // Never more than the CPU has.
   CHECK(compute::active_kernel_isa() == compute::detected_kernel_isa());
   compute::force_kernel_isa(compute::kernel_isa::avx2_fma);
@@ -52,8 +54,9 @@ TEST_CASE("the portable kernel set can be forced and automatic selection restore
   CHECK(compute::kernel_isa_from_string("portable") == compute::kernel_isa::portable);
   CHECK(compute::kernel_isa_from_string("avx512") == compute::kernel_isa::avx512);
   CHECK(compute::kernel_isa_from_string("avx512_vnni") == compute::kernel_isa::avx512_vnni);
+  CHECK(compute::kernel_isa_from_string("avx512_bf16") == compute::kernel_isa::avx512_bf16);
   for (auto isa : {compute::kernel_isa::portable, compute::kernel_isa::avx2_fma, compute::kernel_isa::avx512,
-                   compute::kernel_isa::avx512_vnni})
+                   compute::kernel_isa::avx512_vnni, compute::kernel_isa::avx512_bf16})
     CHECK(compute::kernel_isa_from_string(compute::to_string(isa)) == isa);
   CHECK_FALSE(compute::kernel_isa_from_string("avx9").has_value());
 }

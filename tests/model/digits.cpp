@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "digits_data.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -18,32 +20,10 @@ namespace pb = powerbatch;
 namespace compute = powerbatch::compute;
 using Catch::Matchers::Contains;
 
-namespace {
-
-const std::filesystem::path digits_dir = POWERBATCH_DIGITS_DIR;
-
-struct held_out {
-  compute::npy_array<float> x = compute::read_npy_float32(digits_dir / "X_test.npy");
-  compute::npy_array<std::int64_t> y = compute::read_npy_int64(digits_dir / "y_test.npy");
-  std::size_t count() const { return y.values.size(); }
-};
-
-std::vector<std::int64_t> predictions(const std::vector<float>& outputs, std::size_t classes) {
-  std::vector<std::int64_t> labels(outputs.size() / classes);
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    const float* row = outputs.data() + i * classes;
-    labels[i] = std::max_element(row, row + classes) - row;
-  }
-  return labels;
-}
-
-double agreement(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
-  std::size_t same = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
-  return double(same) / double(a.size());
-}
-
-}  // namespace
+using model_test::agreement;
+using model_test::digits_dir;
+using model_test::held_out;
+using model_test::predictions;
 
 TEST_CASE("digits: fp32 top-1 >= 0.95; int8 agrees on >= 99% and loses <= 0.5 points", "[digits]") {
   const held_out data;

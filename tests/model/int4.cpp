@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "digits_data.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -21,53 +23,22 @@ namespace pb = powerbatch;
 namespace compute = powerbatch::compute;
 using Catch::Matchers::Contains;
 
-namespace {
-
-const std::filesystem::path digits_dir = POWERBATCH_DIGITS_DIR;
-
-struct int4_held_out {
-  compute::npy_array<float> x = compute::read_npy_float32(digits_dir / "X_test.npy");
-  compute::npy_array<std::int64_t> y = compute::read_npy_int64(digits_dir / "y_test.npy");
-  std::size_t count() const { return y.values.size(); }
-};
-
-std::vector<std::int64_t> top1(const std::vector<float>& outputs, std::size_t classes) {
-  std::vector<std::int64_t> labels(outputs.size() / classes);
-  for (std::size_t i = 0; i < labels.size(); ++i) {
-    const float* row = outputs.data() + i * classes;
-    labels[i] = std::max_element(row, row + classes) - row;
-  }
-  return labels;
-}
-
-double fraction_equal(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
-  std::size_t same = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
-  return double(same) / double(a.size());
-}
-
-template <class Model>
-std::vector<float> outputs_of(const Model& model, const int4_held_out& data) {
-  std::vector<float> out(data.count() * model.output_size());
-  model.forward(data.x.values.data(), data.count(), out.data());
-  return out;
-}
-
-}  // namespace
+using model_test::digits_dir;
+using model_test::outputs_of;
 
 TEST_CASE("digits int4: held-out accuracy and agreement with fp32", "[digits][int4]") {
-  const int4_held_out data;
+  const model_test::held_out data;
   const compute::mlp_model fp32 = compute::load_mlp(digits_dir);
   const std::vector<float> out32 = outputs_of(fp32, data);
-  const auto p32 = top1(out32, 10);
-  const double accuracy32 = fraction_equal(p32, data.y.values);
+  const auto p32 = model_test::predictions(out32, 10);
+  const double accuracy32 = model_test::agreement(p32, data.y.values);
 
   // The digits layers take 64, 64 and 32 inputs: group 64 (the default) is one scale per channel here.
   for (std::size_t group : {std::size_t{8}, std::size_t{16}, std::size_t{32}, std::size_t{64}}) {
     const compute::quantized_int4_mlp int4 = compute::quantize_int4(fp32, group);
     const std::vector<float> out4 = outputs_of(int4, data);
-    const auto p4 = top1(out4, 10);
-    const double accuracy4 = fraction_equal(p4, data.y.values), agree = fraction_equal(p4, p32);
+    const auto p4 = model_test::predictions(out4, 10);
+    const double accuracy4 = model_test::agreement(p4, data.y.values), agree = model_test::agreement(p4, p32);
     double max_probability_error = 0.0;
     for (std::size_t i = 0; i < out4.size(); ++i)
       max_probability_error = std::max(max_probability_error, double(std::fabs(out4[i] - out32[i])));
@@ -92,7 +63,7 @@ TEST_CASE("digits int4: held-out accuracy and agreement with fp32", "[digits][in
 }
 
 TEST_CASE("digits int4: cpu_mlp runs int4 models", "[digits][int4][validate]") {
-  const int4_held_out data;
+  const model_test::held_out data;
   auto fp32 = pb::backend::cpu_mlp::load(digits_dir, pb::backend::mlp_precision::fp32);
   auto int8 = pb::backend::cpu_mlp::load(digits_dir, pb::backend::mlp_precision::int8);
   auto int4 = pb::backend::cpu_mlp::load(digits_dir, pb::backend::mlp_precision::int4, {.max_batch_size = 64});
@@ -121,7 +92,7 @@ TEST_CASE("digits int4: cpu_mlp runs int4 models", "[digits][int4][validate]") {
 }
 
 TEST_CASE("digits int4: splitting a batch over threads gives the same outputs", "[digits][int4][threads]") {
-  const int4_held_out data;
+  const model_test::held_out data;
   boost::asio::thread_pool threads(2);
   auto one = pb::backend::cpu_mlp::load(digits_dir, pb::backend::mlp_precision::int4, {.max_batch_size = 512});
   auto split = pb::backend::cpu_mlp::load(

@@ -1,5 +1,5 @@
 // backend::cpu_mlp — an MLP on the CPU's SIMD kernels (fp32; int8 with per-channel scales; weight-only int4 with
-// per-group scales) as a tensor backend.
+// per-group scales; bf16) as a tensor backend.
 //
 //   auto model = pb::backend::cpu_mlp::load("examples/models/digits", pb::backend::mlp_precision::int8,
 //                                           {.max_batch_size = 128, .parallel = {pool.get_executor(), 2}});
@@ -36,14 +36,16 @@
 POWERBATCH_BEGIN_NAMESPACE
 namespace backend {
 
-// int4: weights only (compute/quantized_dense_int4.hpp), activations and sums stay fp32.
-enum class mlp_precision : std::uint8_t { fp32, int8, int4 };
+// int4: weights only (compute/quantized_dense_int4.hpp), activations and sums stay fp32. bf16: weights and
+// activations rounded to bf16, fp32 sums (compute/packed_dense_bf16.hpp); fast only with AVX512-BF16.
+enum class mlp_precision : std::uint8_t { fp32, int8, int4, bf16 };
 
 constexpr std::string_view to_string(mlp_precision p) noexcept {
   switch (p) {
     case mlp_precision::fp32: return "fp32";
     case mlp_precision::int8: return "int8";
     case mlp_precision::int4: return "int4";
+    case mlp_precision::bf16: return "bf16";
   }
   return "unknown";
 }
@@ -76,14 +78,17 @@ class cpu_mlp {
       : cpu_mlp(std::make_shared<const compute::quantized_mlp>(std::move(model)), std::move(opts)) {}
   explicit cpu_mlp(compute::quantized_int4_mlp model, options opts = {})
       : cpu_mlp(std::make_shared<const compute::quantized_int4_mlp>(std::move(model)), std::move(opts)) {}
+  explicit cpu_mlp(compute::bf16_mlp model, options opts = {})
+      : cpu_mlp(std::make_shared<const compute::bf16_mlp>(std::move(model)), std::move(opts)) {}
 
-  // Loads a model folder (compute/model.hpp); int8 and int4 quantise it after loading (int4: the default group
+  // Loads a model folder (compute/model.hpp); int8, int4 and bf16 quantise it after loading (int4: the default group
   // size; construct from compute::quantize_int4(model, group_size) for another).
   static cpu_mlp load(const std::filesystem::path& folder, mlp_precision precision = mlp_precision::fp32,
                       options opts = {}) {
     compute::mlp_model model = compute::load_mlp(folder);
     if (precision == mlp_precision::int8) return cpu_mlp(compute::quantize_int8(model), std::move(opts));
     if (precision == mlp_precision::int4) return cpu_mlp(compute::quantize_int4(model), std::move(opts));
+    if (precision == mlp_precision::bf16) return cpu_mlp(compute::quantize_bf16(model), std::move(opts));
     return cpu_mlp(std::move(model), std::move(opts));
   }
 
@@ -210,7 +215,7 @@ class cpu_mlp {
   // One per mlp_precision, in its order (precision() is the index).
   using model_ptr =
       std::variant<std::shared_ptr<const compute::mlp_model>, std::shared_ptr<const compute::quantized_mlp>,
-                   std::shared_ptr<const compute::quantized_int4_mlp>>;
+                   std::shared_ptr<const compute::quantized_int4_mlp>, std::shared_ptr<const compute::bf16_mlp>>;
 
   cpu_mlp(model_ptr model, options opts)
       : model_(std::move(model)),

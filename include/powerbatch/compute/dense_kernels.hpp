@@ -54,7 +54,7 @@ inline void dense_forward_part(const quantized_dense_int8& layer, const float* x
   detail::quantized_rows_buffer& buffer = detail::thread_quantized_rows();
   buffer.reserve_rows(rows, padded_in);
 #if POWERBATCH_COMPUTE_X86_DISPATCH
-  if (isa == kernel_isa::avx512_vnni) {
+  if (isa >= kernel_isa::avx512_vnni) {
     detail::quantize_rows_avx2(x_rows, rows, in, padded_in, buffer.values.data(), buffer.scales.data());
     detail::dense_int8_avx512_vnni(layer, buffer.values.data(), buffer.scales.data(), rows, y_rows, act,
                                    part.panel_begin, part.panel_end);

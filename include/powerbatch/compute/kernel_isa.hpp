@@ -8,12 +8,14 @@
 // portable path. The CPU is asked once (__builtin_cpu_supports).
 //
 // AVX-512 (F, BW, DQ, VL) brings 16-wide fp32 tiles; AVX-512 VNNI adds vpdpbusd, four int8 multiply-adds per
-// 32-bit lane in one instruction, for the int8 kernel (the fp32 kernel is the same on both). __builtin_cpu_supports
-// also checks that the OS saves the ZMM state, so a kernel that disabled AVX-512 is seen as an AVX2 machine.
+// 32-bit lane in one instruction, for the int8 kernel (the fp32 kernel is the same on both); AVX512-BF16 adds
+// vdpbf16ps for bf16 layers (every CPU that has it has VNNI too: Cooper Lake, Sapphire Rapids, Zen 4).
+// __builtin_cpu_supports also checks that the OS saves the ZMM state, so a kernel that disabled AVX-512 is seen
+// as an AVX2 machine.
 //
 // Override, for tests and for comparing paths: the environment variable
-// POWERBATCH_KERNEL_ISA=portable|avx2|avx512|avx512_vnni (read on first use) or force_kernel_isa(). A request for
-// more than the CPU has is lowered to what it has.
+// POWERBATCH_KERNEL_ISA=portable|avx2|avx512|avx512_vnni|avx512_bf16 (read on first use) or force_kernel_isa().
+// A request for more than the CPU has is lowered to what it has.
 #pragma once
 
 #include <powerbatch/config.hpp>
@@ -42,6 +44,7 @@ enum class kernel_isa : std::uint8_t {
   avx2_fma,     // AVX2 + FMA intrinsics: fp32 FMA tiles, int8 vpmaddubsw/vpmaddwd
   avx512,       // AVX-512 F/BW/DQ/VL: 16-wide fp32 tiles (int8 stays on the AVX2 sequence: AVX-512 has no vpsignb)
   avx512_vnni,  // + AVX-512 VNNI: int8 dot products with vpdpbusd
+  avx512_bf16,  // + AVX512-BF16: bf16 layers with vdpbf16ps
 };
 
 constexpr std::string_view to_string(kernel_isa isa) noexcept {
@@ -50,6 +53,7 @@ constexpr std::string_view to_string(kernel_isa isa) noexcept {
     case kernel_isa::avx2_fma: return "avx2_fma";
     case kernel_isa::avx512: return "avx512";
     case kernel_isa::avx512_vnni: return "avx512_vnni";
+    case kernel_isa::avx512_bf16: return "avx512_bf16";
   }
   return "unknown";
 }
@@ -59,6 +63,7 @@ constexpr std::optional<kernel_isa> kernel_isa_from_string(std::string_view name
   if (name == "avx2" || name == "avx2_fma") return kernel_isa::avx2_fma;
   if (name == "avx512") return kernel_isa::avx512;
   if (name == "avx512_vnni") return kernel_isa::avx512_vnni;
+  if (name == "avx512_bf16") return kernel_isa::avx512_bf16;
   return std::nullopt;
 }
 
@@ -71,7 +76,8 @@ inline kernel_isa detected_kernel_isa() noexcept {
     if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
         !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
       return kernel_isa::avx2_fma;
-    return __builtin_cpu_supports("avx512vnni") ? kernel_isa::avx512_vnni : kernel_isa::avx512;
+    if (!__builtin_cpu_supports("avx512vnni")) return kernel_isa::avx512;
+    return __builtin_cpu_supports("avx512bf16") ? kernel_isa::avx512_bf16 : kernel_isa::avx512_vnni;
 #else
     return kernel_isa::portable;
 #endif

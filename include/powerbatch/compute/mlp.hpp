@@ -1,10 +1,11 @@
-// compute::mlp_model, compute::quantized_mlp, compute::quantized_int4_mlp — a multilayer perceptron ready to run:
-// optional feature scaling, dense + bias + activation layers on the packed kernels of dense.hpp / dense_int4.hpp,
-// and an optional softmax on the output.
+// compute::mlp_model, compute::quantized_mlp, compute::quantized_int4_mlp, compute::bf16_mlp — a multilayer
+// perceptron ready to run: optional feature scaling, dense + bias + activation layers on the packed kernels of
+// dense.hpp / dense_int4.hpp / dense_bf16.hpp, and an optional softmax on the output.
 //
 //   mlp_model fp32 = load_mlp("examples/models/digits");   // model.hpp: reads the folder's manifest and .npy files
 //   quantized_mlp int8 = quantize_int8(fp32);               // seed 001's quantization_method="int8", done by the user
 //   quantized_int4_mlp int4 = quantize_int4(fp32);          // weight-only int4, per-64-input-group scales
+//   bf16_mlp w16 = quantize_bf16(fp32);                     // bf16 weights and activations (AVX512-BF16)
 //   std::vector<float> scratch(fp32.scratch_size(n));
 //   fp32.forward(x, n, y, scratch);                          // x: [n, input_size()], y: [n, output_size()]
 //
@@ -13,6 +14,7 @@
 #pragma once
 
 #include <powerbatch/compute/dense.hpp>
+#include <powerbatch/compute/dense_bf16.hpp>
 #include <powerbatch/compute/dense_int4.hpp>
 #include <powerbatch/compute/scaling.hpp>
 #include <powerbatch/config.hpp>
@@ -124,6 +126,7 @@ class basic_mlp {
 
 using quantized_mlp = basic_mlp<quantized_dense_int8>;
 using quantized_int4_mlp = basic_mlp<quantized_dense_int4>;
+using bf16_mlp = basic_mlp<packed_dense_bf16>;
 
 // The fp32 model, which also keeps its float weights so that quantize_int8() can be called on it.
 class mlp_model : public basic_mlp<packed_dense_fp32> {
@@ -166,6 +169,17 @@ inline quantized_int4_mlp quantize_int4(const mlp_model& model,
     layers.push_back(quantized_int4_mlp::layer{
         quantize_int4(w.weights, w.out_features, w.in_features, w.bias, group_size), w.activation});
   return quantized_int4_mlp(std::move(layers), model.scaling(), model.softmax_output());
+}
+
+// Weights rounded to bf16 (dense_bf16.hpp's quantize_bf16; activations are rounded per call); scaling, activations
+// and softmax are kept, fp32 untouched. Worth it only where the CPU has AVX512-BF16.
+inline bf16_mlp quantize_bf16(const mlp_model& model) {
+  std::vector<bf16_mlp::layer> layers;
+  layers.reserve(model.weights().size());
+  for (const auto& w : model.weights())
+    layers.push_back(
+        bf16_mlp::layer{quantize_bf16(w.weights, w.out_features, w.in_features, w.bias), w.activation});
+  return bf16_mlp(std::move(layers), model.scaling(), model.softmax_output());
 }
 
 }  // namespace compute

@@ -90,7 +90,8 @@ class quantized_dense_int8 {
   std::size_t out_features() const noexcept { return out_features_; }
   // Memory the layer holds: padded int8 weights, scales and bias.
   std::size_t bytes() const noexcept {
-    return weights_.size() + (scales_.size() + bias_.size()) * sizeof(float) + weight_sums_.size() * sizeof(std::int32_t);
+    return weights_.size() + (scales_.size() + bias_.size()) * sizeof(float) +
+           weight_sums_.size() * sizeof(std::int32_t);
   }
 
   // The quantised weight q[o][i] and channel scale (w[o][i] ~ scale(o) * quantized_weight(o, i)).

@@ -26,14 +26,7 @@
 
 #if POWERBATCH_COMPUTE_X86_DISPATCH
 
-// GCC 12's AVX-512 intrinsics pass self-initialised "undefined" vectors as the unused merge operand, which
-// -Wmaybe-uninitialized reports once they are inlined here; nothing uninitialised is read.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
+POWERBATCH_AVX512_KERNELS_BEGIN
 POWERBATCH_BEGIN_NAMESPACE
 namespace compute::detail {
 
@@ -152,9 +145,6 @@ POWERBATCH_TARGET_AVX512 inline void dense_fp32_avx512(const packed_dense_fp32& 
 
 }  // namespace compute::detail
 POWERBATCH_END_NAMESPACE
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+POWERBATCH_AVX512_KERNELS_END
 
 #endif  // POWERBATCH_COMPUTE_X86_DISPATCH
