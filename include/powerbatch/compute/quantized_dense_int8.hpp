@@ -88,7 +88,7 @@ class quantized_dense_int8 {
 
   std::size_t in_features() const noexcept { return in_features_; }
   std::size_t out_features() const noexcept { return out_features_; }
-  // Memory the layer holds: padded int8 weights, scales and bias.
+  // Memory the layer holds: padded int8 weights, scales, bias and weight sums.
   std::size_t bytes() const noexcept {
     return weights_.size() + (scales_.size() + bias_.size()) * sizeof(float) +
            weight_sums_.size() * sizeof(std::int32_t);
