@@ -13,14 +13,13 @@
 #pragma once
 
 #include <powerbatch/compute/detail/aligned_buffer.hpp>
+#include <powerbatch/compute/detail/dense_shape.hpp>
 #include <powerbatch/config.hpp>
 
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <stdexcept>
-#include <string>
 
 POWERBATCH_BEGIN_NAMESPACE
 namespace compute {
@@ -48,20 +47,7 @@ class packed_dense_bf16 {
         out_features_(out_features),
         padded_in_((in_features + group - 1) / group * group),
         panels_((out_features + panel_width - 1) / panel_width) {
-    if (out_features == 0 || in_features == 0) {
-      throw std::invalid_argument("quantize_bf16: out_features (" + std::to_string(out_features) +
-                                  ") and in_features (" + std::to_string(in_features) + ") must both be at least 1");
-    }
-    if (weights.size() != out_features * in_features) {
-      throw std::invalid_argument("quantize_bf16: weights has " + std::to_string(weights.size()) +
-                                  " floats, expected out_features x in_features = " + std::to_string(out_features) +
-                                  " x " + std::to_string(in_features) + " = " +
-                                  std::to_string(out_features * in_features) + " (PyTorch layout w[out][in])");
-    }
-    if (bias.size() != out_features) {
-      throw std::invalid_argument("quantize_bf16: bias has " + std::to_string(bias.size()) +
-                                  " floats, expected out_features = " + std::to_string(out_features));
-    }
+    detail::check_dense_shape("quantize_bf16", weights.size(), out_features, in_features, bias.size());
     weights_ = detail::aligned_buffer<std::uint16_t>(panels_ * panel_elements());
     bias_ = detail::aligned_buffer<float>(panels_ * panel_width);
     for (std::size_t o = 0; o < out_features; ++o) {

@@ -8,12 +8,11 @@
 #pragma once
 
 #include <powerbatch/compute/detail/aligned_buffer.hpp>
+#include <powerbatch/compute/detail/dense_shape.hpp>
 #include <powerbatch/config.hpp>
 
 #include <cstddef>
 #include <span>
-#include <stdexcept>
-#include <string>
 
 POWERBATCH_BEGIN_NAMESPACE
 namespace compute {
@@ -26,20 +25,7 @@ class packed_dense_fp32 {
   packed_dense_fp32(std::span<const float> weights, std::size_t out_features, std::size_t in_features,
                     std::span<const float> bias)
       : in_features_(in_features), out_features_(out_features), panels_((out_features + panel_width - 1) / panel_width) {
-    if (out_features == 0 || in_features == 0) {
-      throw std::invalid_argument("packed_dense_fp32: out_features (" + std::to_string(out_features) +
-                                  ") and in_features (" + std::to_string(in_features) + ") must both be at least 1");
-    }
-    if (weights.size() != out_features * in_features) {
-      throw std::invalid_argument("packed_dense_fp32: weights has " + std::to_string(weights.size()) +
-                                  " floats, expected out_features x in_features = " + std::to_string(out_features) +
-                                  " x " + std::to_string(in_features) + " = " +
-                                  std::to_string(out_features * in_features) + " (PyTorch layout w[out][in])");
-    }
-    if (bias.size() != out_features) {
-      throw std::invalid_argument("packed_dense_fp32: bias has " + std::to_string(bias.size()) +
-                                  " floats, expected out_features = " + std::to_string(out_features));
-    }
+    detail::check_dense_shape("packed_dense_fp32", weights.size(), out_features, in_features, bias.size());
     weights_ = detail::aligned_buffer<float>(panels_ * in_features_ * panel_width);
     bias_ = detail::aligned_buffer<float>(panels_ * panel_width);
     for (std::size_t o = 0; o < out_features; ++o) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <powerbatch/compute/detail/aligned_buffer.hpp>
+#include <powerbatch/compute/detail/dense_shape.hpp>
 #include <powerbatch/config.hpp>
 
 #include <algorithm>
@@ -49,24 +50,11 @@ class quantized_dense_int4 {
         padded_in_((in_features + block - 1) / block * block),
         groups_(group_size == 0 ? 0 : (in_features + group_size - 1) / group_size),
         panels_((out_features + panel_width - 1) / panel_width) {
-    if (out_features == 0 || in_features == 0) {
-      throw std::invalid_argument("quantize_int4: out_features (" + std::to_string(out_features) +
-                                  ") and in_features (" + std::to_string(in_features) + ") must both be at least 1");
-    }
+    detail::check_dense_shape("quantize_int4", weights.size(), out_features, in_features, bias.size());
     if (group_size == 0 || group_size % block != 0) {
       throw std::invalid_argument("quantize_int4: group_size (" + std::to_string(group_size) +
                                   ") must be a positive multiple of " + std::to_string(block) +
                                   " (a group is whole 8-input blocks)");
-    }
-    if (weights.size() != out_features * in_features) {
-      throw std::invalid_argument("quantize_int4: weights has " + std::to_string(weights.size()) +
-                                  " floats, expected out_features x in_features = " + std::to_string(out_features) +
-                                  " x " + std::to_string(in_features) + " = " +
-                                  std::to_string(out_features * in_features) + " (PyTorch layout w[out][in])");
-    }
-    if (bias.size() != out_features) {
-      throw std::invalid_argument("quantize_int4: bias has " + std::to_string(bias.size()) +
-                                  " floats, expected out_features = " + std::to_string(out_features));
     }
     words_ = detail::aligned_buffer<std::uint32_t>(panels_ * panel_words());
     scales_ = detail::aligned_buffer<float>(panels_ * groups_ * panel_width);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <powerbatch/compute/detail/aligned_buffer.hpp>
+#include <powerbatch/compute/detail/dense_shape.hpp>
 #include <powerbatch/config.hpp>
 
 #include <algorithm>
@@ -42,24 +43,11 @@ class quantized_dense_int8 {
         out_features_(out_features),
         padded_in_((in_features + group - 1) / group * group),
         panels_((out_features + panel_width - 1) / panel_width) {
-    if (out_features == 0 || in_features == 0) {
-      throw std::invalid_argument("quantize_int8: out_features (" + std::to_string(out_features) +
-                                  ") and in_features (" + std::to_string(in_features) + ") must both be at least 1");
-    }
+    detail::check_dense_shape("quantize_int8", weights.size(), out_features, in_features, bias.size());
     if (in_features > max_in_features) {
       throw std::invalid_argument("quantize_int8: in_features (" + std::to_string(in_features) +
                                   ") is above " + std::to_string(max_in_features) +
                                   ", where 127 x 127 x in_features could overflow the int32 accumulators");
-    }
-    if (weights.size() != out_features * in_features) {
-      throw std::invalid_argument("quantize_int8: weights has " + std::to_string(weights.size()) +
-                                  " floats, expected out_features x in_features = " + std::to_string(out_features) +
-                                  " x " + std::to_string(in_features) + " = " +
-                                  std::to_string(out_features * in_features) + " (PyTorch layout w[out][in])");
-    }
-    if (bias.size() != out_features) {
-      throw std::invalid_argument("quantize_int8: bias has " + std::to_string(bias.size()) +
-                                  " floats, expected out_features = " + std::to_string(out_features));
     }
     weights_ = detail::aligned_buffer<std::int8_t>(panels_ * panel_bytes());
     scales_ = detail::aligned_buffer<float>(panels_ * panel_width);
