@@ -12,10 +12,9 @@
 POWERBATCH_BEGIN_NAMESPACE
 namespace compute::detail {
 
-// Throws std::invalid_argument unless out_features and in_features are at least 1, the weights hold
-// out_features x in_features floats (PyTorch layout w[out][in]) and the bias out_features.
-inline void check_dense_shape(std::string_view who, std::size_t weights, std::size_t out_features,
-                              std::size_t in_features, std::size_t bias) {
+// Builds the message naming what is wrong; out of line so the check below stays small enough to inline.
+[[noreturn]] inline void throw_dense_shape_error(std::string_view who, std::size_t weights, std::size_t out_features,
+                                                 std::size_t in_features, std::size_t bias) {
   const std::string name(who);
   if (out_features == 0 || in_features == 0) {
     throw std::invalid_argument(name + ": out_features (" + std::to_string(out_features) + ") and in_features (" +
@@ -27,10 +26,18 @@ inline void check_dense_shape(std::string_view who, std::size_t weights, std::si
                                 " x " + std::to_string(in_features) + " = " +
                                 std::to_string(out_features * in_features) + " (PyTorch layout w[out][in])");
   }
-  if (bias != out_features) {
-    throw std::invalid_argument(name + ": bias has " + std::to_string(bias) +
-                                " floats, expected out_features = " + std::to_string(out_features));
-  }
+  throw std::invalid_argument(name + ": bias has " + std::to_string(bias) + " floats, expected out_features = " +
+                              std::to_string(out_features));
+}
+
+// Throws std::invalid_argument unless out_features and in_features are at least 1, the weights hold
+// out_features x in_features floats (PyTorch layout w[out][in]) and the bias out_features. The test is inline so
+// the compiler knows those sizes afterwards (GCC's -Warray-bounds otherwise flags the constructors' copy loops).
+inline void check_dense_shape(std::string_view who, std::size_t weights, std::size_t out_features,
+                              std::size_t in_features, std::size_t bias) {
+  if (out_features == 0 || in_features == 0 || weights != out_features * in_features || bias != out_features)
+      [[unlikely]]
+    throw_dense_shape_error(who, weights, out_features, in_features, bias);
 }
 
 }  // namespace compute::detail
