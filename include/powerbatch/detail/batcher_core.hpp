@@ -411,6 +411,8 @@ class batcher_core
   // lanes. Returns how many arrived.
   std::size_t drain_queue() {
     drained_.clear();
+    drained_urgent_ = false;
+    drained_earliest_deadline_ = time_point::max();
     if constexpr (bulk_poppable_queue<typename Queue::template queue<request_type>, request_type>) {
       // The slab has a free slot for every admitted request, so it can take whatever the queue holds.
       while (queue_.try_pop_bulk(slab_inserter{this}, free_slab_.size()) > 0) {
@@ -451,8 +453,6 @@ class batcher_core
   // Files drained requests in their lanes, oldest first.
   void file_drained() {
     order_by_arrival();
-    drained_urgent_ = false;
-    drained_earliest_deadline_ = time_point::max();
     for (std::uint32_t slot : drained_) {
       const request_type& r = slab_[slot];
       lane& l = lane_for(r.key);
@@ -778,7 +778,10 @@ class batcher_core
     next_look_.store(next_look.time_since_epoch().count(), std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     const std::uint64_t attention = attention_.load(std::memory_order_seq_cst);
-    const bool crossed = (admitted_.load(std::memory_order_seq_cst) & count_mask) >= threshold;
+    // Above capacity_ are only producers about to take back a refused admission: they never reach the queue.
+    const std::uint64_t admitted = std::min<std::uint64_t>(admitted_.load(std::memory_order_seq_cst) & count_mask,
+                                                           capacity_);
+    const bool crossed = admitted >= threshold;
     if (attention == attention_seen_ && !crossed) return false;
     attention_seen_ = attention;  // every request counted by it has been pushed: this drain files it
     drain_queue();
@@ -927,8 +930,8 @@ class batcher_core
   std::size_t in_flight_seen_ = 0;      // running batches as the current decisions saw them
   bool decide_again_ = false;           // a batch a policy waits on finished while it decided
   std::uint64_t attention_seen_ = 0;    // attention_ when the dispatcher last drained after reading it
-  bool drained_urgent_ = false;         // the last drain filed an urgent request
-  time_point drained_earliest_deadline_ = time_point::max();  // the earliest deadline the last drain filed
+  bool drained_urgent_ = false;         // the last drain_queue() filed an urgent request
+  time_point drained_earliest_deadline_ = time_point::max();  // the earliest deadline it filed
   bool timer_armed_ = false;
   time_point armed_at_{};
   std::uint64_t timer_generation_ = 0;
