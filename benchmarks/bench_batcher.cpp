@@ -3,6 +3,7 @@
 //   <variant>/hot_path            2 producers, no-op int -> int backend, callback completion: items_per_second and
 //                                 heap allocations per request in steady state
 //   <variant>/hot_path_1producer  the same with one producer (boost_spsc can only run this one)
+//   powerbatch_default/hot_path_timeout  the hot path with a 1 s timeout on every request (none expires)
 //   <variant>/flush_timing        sparse single requests, max_delay 1 ms: how late after max_delay the backend starts
 //                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0)
 //   powerbatch_default/idle       voluntary context switches of the executor's thread while idle for 2 s
@@ -420,14 +421,18 @@ typename BatcherType::config hot_path_config() {
   return cfg;
 }
 
-template <class BatcherType>
+// WithTimeout: every request carries a 1 s timeout (none expires), which takes the producer path that must let the
+// dispatcher see the request's deadline.
+template <class BatcherType, bool WithTimeout = false>
 void bm_powerbatch_hot_path(benchmark::State& state, int producers) {
   io_thread io;
+  pb::request_options options;
+  if constexpr (WithTimeout) options.timeout = std::chrono::seconds(1);
   {
     BatcherType batcher(io.context().get_executor(), noop_backend(noop_batch{}), hot_path_config<BatcherType>());
     run_hot_path(
         state, producers,
-        [&batcher](int value, count_completion done) { batcher.async_submit(value, pb::request_options{}, done); },
+        [&batcher, &options](int value, count_completion done) { batcher.async_submit(value, options, done); },
         [&batcher] {
           const pb::batcher_stats s = batcher.stats();
           return batch_stats{s.batches, s.dispatcher_wakeups};
@@ -642,6 +647,7 @@ void register_all() {
   };
   hot("powerbatch_default/hot_path", bm_powerbatch_hot_path<pb::default_batcher<noop_backend>>, 2);
   hot("reference_mutex_condvar/hot_path", bm_reference_hot_path<reference_fifo>, 2);
+  hot("powerbatch_default/hot_path_timeout", bm_powerbatch_hot_path<pb::default_batcher<noop_backend>, true>, 2);
   hot("reference_mutex_condvar_batch_swap/hot_path", bm_reference_hot_path<reference_batch_swap>, 2);
   hot("reference_mutex_condvar_std_deque/hot_path", bm_reference_hot_path<reference_std_deque>, 2);
   hot("powerbatch_mutex_deque/hot_path", bm_powerbatch_hot_path<queue_batcher<pb::queue::mutex_deque>>, 2);
