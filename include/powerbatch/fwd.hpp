@@ -18,6 +18,8 @@ struct mutex_deque;
 struct boost_lockfree;
 struct boost_spsc;
 struct moodycamel;
+template <std::size_t Shards>
+struct sharded_ring;
 }  // namespace queue
 
 namespace priority {

@@ -13,6 +13,7 @@
 #include <powerbatch/queue/boost_spsc.hpp>
 #include <powerbatch/queue/moodycamel.hpp>
 #include <powerbatch/queue/mutex_deque.hpp>
+#include <powerbatch/queue/sharded_ring.hpp>
 #include <powerbatch/request_options.hpp>
 #include <powerbatch/runner.hpp>
 #include <powerbatch/stats.hpp>

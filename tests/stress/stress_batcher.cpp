@@ -824,6 +824,30 @@ TEST_CASE("stress: boost_lockfree + aging (aimd), 4 producers x 50 000", "[stres
   }
 }
 
+// moodycamel was the default queue before sharded_ring; sharded_ring<2> makes four producers share two rings.
+TEST_CASE("stress: moodycamel + fifo, and sharded_ring<2> + strict levels, 4 producers x 50 000", "[stress]") {
+  const std::size_t n = requests_per_producer(50'000);
+  auto configure = [](auto& cfg) {
+    cfg.queue_capacity = 1024;
+    cfg.max_in_flight = 2;
+    cfg.timeout.max_batch_size = 48;
+    cfg.timeout.max_delay = 300us;
+  };
+  SECTION("moodycamel, one thread_pool(2), shutdown cancel") {
+    using batcher_type =
+        pb::Batcher<pb::queue::moodycamel, pb::timeout::size_or_delay, pb::priority::fifo, stress_backend>;
+    run_and_check<batcher_type>("moodycamel+fifo/one_pool/cancel", n, pb::shutdown_mode::cancel, topology::one_pool,
+                                configure);
+  }
+  SECTION("sharded_ring<2>, dispatch on an io_context, compute on a thread_pool(2), shutdown drain") {
+    using batcher_type =
+        pb::Batcher<pb::queue::sharded_ring<2>, pb::timeout::size_or_delay, pb::priority::strict_levels<3>,
+                    stress_backend>;
+    run_and_check<batcher_type>("sharded_ring2+levels/io_context+pool/drain", n, pb::shutdown_mode::drain,
+                                topology::dispatch_io_context_compute_pool, configure);
+  }
+}
+
 // ---- destroying the Batcher with requests pending -----------------------------------------------------------------
 
 namespace {
