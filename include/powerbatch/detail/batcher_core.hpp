@@ -102,6 +102,8 @@ class batcher_core
     free_slab_.reserve(capacity_);
     drained_.reserve(capacity_);
     merge_buffer_.reserve(capacity_);
+    run_starts_.reserve(capacity_ + 1);  // a drain of n requests has at most n runs
+    merged_starts_.reserve(capacity_ + 1);
     for (std::size_t i = capacity_; i-- > 0;) free_slab_.push_back(static_cast<std::uint32_t>(i));
     if constexpr (has_max_batch_size<Backend>) backend_cap_ = std::max<std::size_t>(1, backend_.max_batch_size());
   }
@@ -806,10 +808,16 @@ class batcher_core
     timer_armed_ = true;
     armed_at_ = at;
     counters_.timers_armed.add();
-    // Re-arming cancels the previous wait, whose aborted completion may still be queued: two blocks of memory.
-    handler_memory& memory = (timer_generation_ & 1) ? timer_memory_[0] : timer_memory_[1];
+    // Re-arming cancels the previous wait, whose aborted completion may still be queued behind other handlers, and
+    // a busy dispatcher can re-arm several times before those run: take a block no wait still holds.
+    handler_memory* memory = &timer_memory_[0];
+    for (handler_memory& m : timer_memory_)
+      if (!m.in_use.load(std::memory_order_acquire)) {
+        memory = &m;
+        break;
+      }
     timer_.async_wait(boost::asio::bind_allocator(
-        handler_allocator<void>(&memory),
+        handler_allocator<void>(memory),
         [self = this->shared_from_this(), generation = ++timer_generation_](boost::system::error_code ec) {
           self->on_timer(ec, generation);
         }));
@@ -908,7 +916,7 @@ class batcher_core
   std::atomic<std::uint32_t> dispatcher_state_{0};
   std::atomic<std::uint64_t> fired_generation_{0};
   handler_memory wake_memory_;
-  handler_memory timer_memory_[2];
+  handler_memory timer_memory_[4];  // measured: two were not enough under a steady load of deadlines
   boost::asio::basic_waitable_timer<Clock> timer_;
   Backend backend_;
   std::size_t backend_cap_ = unlimited;
