@@ -8,13 +8,14 @@
 //                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0)
 //   powerbatch_default/idle       voluntary context switches of the executor's thread while idle for 2 s
 //
-// Variants: powerbatch_default (default_batcher) and powerbatch_<queue> for every queue policy; the references of
-// reference_mutex_condvar.hpp: reference_mutex_condvar (one FIFO of requests, the common design),
-// reference_mutex_condvar_batch_swap (TensorFlow's batch forming: a whole batch leaves by one pointer swap) and
-// reference_mutex_condvar_std_deque (the FIFO as a literal std::deque). Two yardsticks that are not batchers:
-// ceiling_moodycamel_spin/hot_path (producers -> moodycamel -> a busy-polling consumer: the most these threads can
-// move on this machine) and floor_asio_steady_timer/flush_timing (a bare 1 ms Asio timer armed from another thread:
-// the wake-up latency any Asio-based batcher inherits).
+// Variants: powerbatch_default (default_batcher: queue::sharded_ring) and powerbatch_<queue> for every other queue
+// policy; the references of reference_mutex_condvar.hpp: reference_mutex_condvar (one FIFO of requests, the common
+// design), reference_mutex_condvar_batch_swap (TensorFlow's batch forming: a whole batch leaves by one pointer swap)
+// and reference_mutex_condvar_std_deque (the FIFO as a literal std::deque). Yardsticks that are not batchers:
+// ceiling_moodycamel_spin/hot_path (producers -> moodycamel -> a busy-polling consumer: the most a batcher over
+// moodycamel could move), ceiling_spsc_rings/hot_path (a ring per producer, 16-byte items, busy-polling consumer: the
+// most one consumer thread can take from these producers on this machine) and floor_asio_steady_timer/flush_timing
+// (a bare 1 ms Asio timer armed from another thread: the wake-up latency any Asio-based batcher inherits).
 //
 // Every batcher gets one thread to batch and to run the backend and callbacks: powerbatch an io_context run by one
 // thread, the reference its batching thread. Producers bound their requests in flight (a window of `window`
@@ -54,6 +55,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <new>
 #include <span>
 #include <string>
@@ -496,6 +499,90 @@ void bm_ceiling_hot_path(benchmark::State& state, int producers) {
   consumer.join();
 }
 
+// The other ceiling: the leanest hand-off there is. Each producer owns a single-producer single-consumer ring of
+// 16-byte items (input and callback, no arrival time) with cached indices, so a push writes a quarter of a line
+// and touches the shared index line only when its cached copy runs out; one consumer thread busy-polls every ring,
+// runs the backend on up to max_batch_size of a ring's items and calls the callbacks. No admission, no wake-up,
+// no timer, no priorities: any one-consumer batcher here, whatever its queue, moves fewer requests per second.
+template <class T, std::size_t Capacity>
+class spsc_ring {
+  static_assert((Capacity & (Capacity - 1)) == 0, "a power of two");
+
+ public:
+  void push(const T& item) noexcept {  // producer; spins while full (never, with Capacity > window)
+    const std::uint64_t tail = tail_.load(std::memory_order_relaxed);
+    while (tail - cached_head_ == Capacity) {
+      cached_head_ = head_.load(std::memory_order_acquire);
+      if (tail - cached_head_ == Capacity) std::this_thread::yield();
+    }
+    slots_[tail & (Capacity - 1)] = item;
+    tail_.store(tail + 1, std::memory_order_release);
+  }
+  std::size_t pop_bulk(T* out, std::size_t max) noexcept {  // consumer
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head == cached_tail_) cached_tail_ = tail_.load(std::memory_order_acquire);
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(cached_tail_ - head, max));
+    for (std::size_t i = 0; i < n; ++i) out[i] = slots_[(head + i) & (Capacity - 1)];
+    if (n) head_.store(head + n, std::memory_order_release);
+    return n;
+  }
+
+ private:
+  alignas(64) std::atomic<std::uint64_t> head_{0};
+  std::uint64_t cached_tail_ = 0;  // consumer's copy of tail_
+  alignas(64) std::atomic<std::uint64_t> tail_{0};
+  std::uint64_t cached_head_ = 0;  // producer's copy of head_
+  alignas(64) std::array<T, Capacity> slots_{};
+};
+
+void bm_ceiling_spsc_hot_path(benchmark::State& state, int producers) {
+  struct item {
+    int input = 0;
+    count_completion done{nullptr};
+  };
+  static_assert(sizeof(item) == 16);
+  using ring_type = spsc_ring<item, 4096>;
+  static_assert(4096 > window, "a ring holds a producer's whole window");
+  auto rings = std::make_unique<std::array<ring_type, 2>>();
+  // A producer finds its ring by its completion slot (the harness gives each producer its own).
+  alignas(64) std::array<producer_slot*, 2> owners{};  // read-only once claimed, on a line of its own
+  std::atomic<int> claimed{0};
+  auto ring_of = [&](producer_slot* slot) -> ring_type& {
+    for (int r = 0; r < claimed.load(std::memory_order_acquire); ++r)
+      if (owners[static_cast<std::size_t>(r)] == slot) return (*rings)[static_cast<std::size_t>(r)];
+    static std::mutex claim_mutex;
+    std::lock_guard lock(claim_mutex);
+    const int r = claimed.load(std::memory_order_relaxed);
+    owners[static_cast<std::size_t>(r)] = slot;
+    claimed.store(r + 1, std::memory_order_release);
+    return (*rings)[static_cast<std::size_t>(r)];
+  };
+  alignas(64) std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> batches{0};
+  std::thread consumer([&] {
+    std::array<item, max_batch_size> taken;
+    std::array<int, max_batch_size> in{}, out{};
+    while (!stop.load(std::memory_order_relaxed)) {
+      bool any = false;
+      for (auto& ring : *rings) {
+        const std::size_t n = ring.pop_bulk(taken.data(), taken.size());
+        if (n == 0) continue;
+        any = true;
+        for (std::size_t i = 0; i < n; ++i) in[i] = taken[i].input;
+        noop_batch{}(std::span<int>(in.data(), n), std::span<int>(out.data(), n));
+        for (std::size_t i = 0; i < n; ++i) taken[i].done(std::error_code{}, out[i]);
+        batches.store(batches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      }
+      if (!any) std::this_thread::yield();
+    }
+  });
+  run_hot_path(
+      state, producers, [&](int value, count_completion done) { ring_of(done.slot).push(item{value, done}); },
+      [&batches] { return batch_stats{batches.load(std::memory_order_relaxed), 0}; });
+  stop = true;
+  consumer.join();
+}
+
 // ---- flush timing -----------------------------------------------------------------------------------------------
 
 // Records when the backend starts each batch.
@@ -654,6 +741,7 @@ void register_all() {
   hot("powerbatch_boost_lockfree/hot_path", bm_powerbatch_hot_path<queue_batcher<pb::queue::boost_lockfree>>, 2);
   hot("powerbatch_moodycamel/hot_path", bm_powerbatch_hot_path<queue_batcher<pb::queue::moodycamel>>, 2);
   hot("ceiling_moodycamel_spin/hot_path", bm_ceiling_hot_path, 2);
+  hot("ceiling_spsc_rings/hot_path", bm_ceiling_spsc_hot_path, 2);
   hot("powerbatch_default/hot_path_1producer", bm_powerbatch_hot_path<pb::default_batcher<noop_backend>>, 1);
   hot("reference_mutex_condvar/hot_path_1producer", bm_reference_hot_path<reference_fifo>, 1);
   hot("reference_mutex_condvar_batch_swap/hot_path_1producer", bm_reference_hot_path<reference_batch_swap>, 1);

@@ -4,12 +4,12 @@
 
 #include <powerbatch/batcher.hpp>
 #include <powerbatch/priority/levels.hpp>
-#include <powerbatch/queue/moodycamel.hpp>
+#include <powerbatch/queue/sharded_ring.hpp>
 #include <powerbatch/timeout/size_or_delay.hpp>
 
 POWERBATCH_BEGIN_NAMESPACE
 
-using default_queue = queue::moodycamel;
+using default_queue = queue::sharded_ring<>;
 using default_timeout = timeout::size_or_delay;
 using default_priority = priority::strict_levels<3>;
 
