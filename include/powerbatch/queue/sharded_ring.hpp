@@ -2,7 +2,8 @@
 //
 // Why: with moodycamel's queue, a bare producer -> spinning consumer hand-off (bench_batcher's
 // ceiling_moodycamel_spin) moved 9-12 M requests/s with two producers on a lent 16-core Xeon, in five runs; rings
-// moved 18-60 M (ceiling_spsc_rings), and the batcher over this queue 1.4x what it moved over moodycamel.
+// moved 18-70 M (ceiling_spsc_rings); the batcher over this queue moved 1.2-1.45x what it did over moodycamel in
+// four of five interleaved pairs of runs (1.05x in the fifth).
 // What makes a ring cheap here:
 //   - a producer's push touches its ring's tail (a line only that ring's producers write, so it stays in their
 //     cache) and the slot itself; the consumer's head is its own, on another line;
