@@ -122,19 +122,7 @@ struct sharded_ring {
       return false;
     }
 
-    bool try_pop(T& out) {
-      const std::size_t first = next_start();
-      for (std::size_t k = 0; k < Shards; ++k) {
-        ring& r = rings_[(first + k) % Shards];
-        while (slot* s = filled_front(r)) {
-          const bool had_value = s->holds_value;
-          if (had_value) out = std::move(*value_in(*s));
-          release(r, *s);
-          if (had_value) return true;
-        }
-      }
-      return false;
-    }
+    bool try_pop(T& out) { return try_pop_bulk(&out, 1) == 1; }
 
     template <class OutputIt>
     std::size_t try_pop_bulk(OutputIt out, std::size_t max) {
