@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -151,6 +152,30 @@ TEST_CASE("sharded_ring: a move that throws loses its place, not the queue", "[q
   REQUIRE(q.try_push(fragile(20, false)));
   REQUIRE(q.try_pop(f));
   CHECK(f.value == 20);
+}
+
+namespace {
+template <std::size_t Bytes, bool NothrowMove>
+struct sized_element {
+  sized_element() = default;
+  sized_element(sized_element&& other) noexcept(NothrowMove) { std::copy_n(other.bytes, Bytes, bytes); }
+  sized_element& operator=(sized_element&& other) noexcept(NothrowMove) {
+    std::copy_n(other.bytes, Bytes, bytes);
+    return *this;
+  }
+  unsigned char bytes[Bytes]{};
+};
+static_assert(!std::is_nothrow_move_constructible_v<sized_element<56, false>>);
+}  // namespace
+
+TEST_CASE("sharded_ring: a slot is its turn and the element in whole cache lines, plus a flag only for a throwing move",
+          "[queue]") {
+  // The flag says a throwing move left a slot empty; an element whose move cannot throw needs none, so 56 bytes
+  // and the 8-byte turn share one line.
+  CHECK(pb::queue::sharded_ring<>::queue<sized_element<56, true>>::slot_bytes == 64);
+  CHECK(pb::queue::sharded_ring<>::queue<sized_element<56, false>>::slot_bytes == 128);
+  CHECK(pb::queue::sharded_ring<>::queue<sized_element<120, true>>::slot_bytes == 128);
+  CHECK(pb::queue::sharded_ring<>::queue<sized_element<8, true>>::slot_bytes == 64);
 }
 
 TEST_CASE("sharded_ring: producers sharing rings with a concurrent consumer: each element once, each producer in order",

@@ -58,14 +58,16 @@ enum class shutdown_mode : std::uint8_t { drain = 1, cancel = 2 };
 
 namespace detail {
 
+// The fields the dispatcher reads first lead, and a small input and a small handler follow them: for an int input
+// and a pointer-sized callback the whole request sits in the queue slot's first cache line.
 template <class Input, class Output>
 struct request {
-  Input input{};
-  completion<Output> done;
   time_point arrival{};
   time_point deadline = time_point::max();
   batching_key key = 0;
   priority_level priority = priority_levels::normal;
+  Input input{};
+  completion<Output> done;
 };
 
 // True when the calling thread is one that runs `ex` (so blocking on work queued to `ex` could deadlock).

@@ -97,12 +97,12 @@ class completion {
       slot.template emplace<cancel_slot_handler>(cancel_slot_handler{cancel_});
     }
     if constexpr (box_type::fits_inline) {
-      ::new (static_cast<void*>(buffer_)) box_type(std::forward<Handler>(handler));
+      ::new (static_cast<void*>(storage_.bytes)) box_type(std::forward<Handler>(handler));
     } else {
       auto alloc = typename box_type::allocator_type(asio::get_associated_allocator(handler));
       box_type* p = std::allocator_traits<typename box_type::allocator_type>::allocate(alloc, 1);
       ::new (static_cast<void*>(p)) box_type(std::forward<Handler>(handler));
-      heap_ = p;
+      storage_.heap = p;
     }
     ops_ = &box_type::table;
   }
@@ -120,10 +120,12 @@ class completion {
     const ops* table = std::exchange(ops_, nullptr);
     cancel_state* cancel = std::exchange(cancel_, nullptr);
     table->complete(storage(table), error, std::move(result), detail, cancel, post_to);
-    heap_ = nullptr;
   }
 
  private:
+  static constexpr std::size_t inline_bytes = POWERBATCH_INLINE_HANDLER_BYTES;
+  static constexpr std::size_t inline_alignment = alignof(void*);
+
   struct ops {
     void (*complete)(void* box, std::error_code, Result&&, std::string_view, cancel_state*,
                      const asio::any_io_executor*);
@@ -144,8 +146,11 @@ class completion {
     using allocator_type = typename std::allocator_traits<
         asio::associated_allocator_t<Handler>>::template rebind_alloc<box>;
 
-    static constexpr bool fits_inline = sizeof(Handler) + sizeof(work_type) + 16 <= POWERBATCH_INLINE_HANDLER_BYTES &&
-                                        alignof(Handler) <= alignof(std::max_align_t) &&
+    // Pointer alignment, not max_align_t: a 16-aligned buffer left a hole in every request and pushed a small
+    // handler onto a second cache line of the queue slot (a 16-aligned handler goes to its allocator instead).
+    static constexpr bool fits_inline = sizeof(Handler) + sizeof(work_type) <= inline_bytes &&
+                                        alignof(Handler) <= inline_alignment &&
+                                        alignof(work_type) <= inline_alignment &&
                                         std::is_nothrow_move_constructible_v<Handler>;
 
     explicit box(Handler&& h) : handler(std::move(h)), work(make_work(handler)) {}
@@ -230,16 +235,18 @@ class completion {
     [[no_unique_address]] work_type work;
   };
 
-  void* storage(const ops* table) noexcept { return table->inline_storage ? static_cast<void*>(buffer_) : heap_; }
+  void* storage(const ops* table) noexcept {
+    return table->inline_storage ? static_cast<void*>(storage_.bytes) : storage_.heap;
+  }
 
   void take(completion& other) noexcept {
     ops_ = std::exchange(other.ops_, nullptr);
     cancel_ = std::exchange(other.cancel_, nullptr);
     if (ops_ == nullptr) return;
     if (ops_->inline_storage)
-      ops_->relocate(other.buffer_, buffer_);
+      ops_->relocate(other.storage_.bytes, storage_.bytes);
     else
-      heap_ = std::exchange(other.heap_, nullptr);
+      storage_.heap = other.storage_.heap;
   }
 
   // A completion destroyed while still holding a handler breaks the exactly-once promise; the batcher never
@@ -248,13 +255,17 @@ class completion {
     if (ops_ == nullptr) return;
     const ops* table = std::exchange(ops_, nullptr);
     table->destroy(storage(table), std::exchange(cancel_, nullptr));
-    heap_ = nullptr;
   }
+
+  // The box lives inline, or on the handler's allocator with only its address here (ops_ says which).
+  union box_storage {
+    void* heap;
+    alignas(inline_alignment) unsigned char bytes[inline_bytes];
+  };
 
   const ops* ops_ = nullptr;
   cancel_state* cancel_ = nullptr;
-  void* heap_ = nullptr;
-  alignas(std::max_align_t) unsigned char buffer_[POWERBATCH_INLINE_HANDLER_BYTES];
+  box_storage storage_{nullptr};
 };
 
 }  // namespace detail

@@ -14,7 +14,7 @@
 // 2k while free and 2k + 1 once filled, so a push claims a position with one CAS on the tail and publishes it with
 // one release store, and the consumer needs no shared index at all.
 //
-// A thread's home ring is picked round-robin when it first pushes to any sharded_ring, so the first Shards
+// A thread's home ring is its detail::this_thread_ordinal() (0, 1, 2, ... as threads first ask), so the first Shards
 // producer threads get a ring each; more threads share rings, which stays correct (the tail is a CAS) and costs only
 // contention. Order is FIFO per ring, not across rings; the batcher orders what it drained by arrival.
 //
@@ -29,6 +29,7 @@
 #pragma once
 
 #include <powerbatch/config.hpp>
+#include <powerbatch/detail/thread_ordinal.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -47,16 +48,6 @@ namespace queue {
 
 namespace sharded_ring_detail {
 
-// 0, 1, 2, ... per thread, on the thread's first push to any sharded_ring: spreads producers over the rings.
-// Constant-initialised, so reading it costs no thread_local guard.
-inline unsigned this_thread_ordinal() noexcept {
-  static std::atomic<unsigned> next{0};
-  constexpr unsigned unset = ~0u;
-  thread_local unsigned ordinal = unset;
-  if (ordinal == unset) ordinal = next.fetch_add(1, std::memory_order_relaxed) % (unset - 1);
-  return ordinal;
-}
-
 // calloc'd, so the turns start at 0 (free, lap 0) without touching the pages.
 struct zeroed_block_deleter {
   void operator()(void* p) const noexcept { std::free(p); }
@@ -72,9 +63,19 @@ struct sharded_ring {
   class queue {
     // A slot owns whole cache lines. Its fields are plain (implicit-lifetime) objects created by calloc and
     // accessed through atomic_ref, so an untouched slot is an untouched page.
+    // Only a T whose move can throw needs to say that a filled slot holds nothing; for the others the flag takes no
+    // room, and the value starts right after the turn (for the batcher's request: the slot's first line).
+    static constexpr bool move_may_throw = !std::is_nothrow_move_constructible_v<T>;
+    struct always_holds_value {
+      static constexpr bool value = true;
+    };
+    struct value_flag {
+      bool value;
+    };
     struct alignas(POWERBATCH_CACHE_LINE) slot {
       std::uint64_t turn;  // 2k: free for lap k; 2k + 1: filled in lap k
-      bool holds_value;    // false only if T's move threw while filling (the consumer then skips the slot)
+      // false only if T's move threw while filling (the consumer then skips the slot)
+      [[no_unique_address]] std::conditional_t<move_may_throw, value_flag, always_holds_value> holds_value;
       alignas(T) unsigned char storage[sizeof(T)];
     };
     static_assert(std::is_trivially_default_constructible_v<slot> && std::is_trivially_destructible_v<slot>);
@@ -90,6 +91,10 @@ struct sharded_ring {
     static constexpr std::size_t slot_alignment = alignof(slot);
 
    public:
+    // Bytes each queued position takes (whole cache lines): a ring in use holds capacity (rounded up to a power of
+    // two) of them.
+    static constexpr std::size_t slot_bytes = sizeof(slot);
+
     explicit queue(std::size_t capacity)
         : mask_(ring_size(capacity) - 1),
           lap_shift_(static_cast<unsigned>(std::countr_zero(mask_ + 1))) {
@@ -116,7 +121,7 @@ struct sharded_ring {
     }
 
     bool try_push(T&& element) {
-      const std::size_t home = sharded_ring_detail::this_thread_ordinal() % Shards;
+      const std::size_t home = detail::this_thread_ordinal() % Shards;
       for (std::size_t k = 0; k < Shards; ++k)
         if (push_into(rings_[(home + k) % Shards], element)) return true;
       return false;
@@ -133,7 +138,7 @@ struct sharded_ring {
         while (n < max) {
           slot* s = filled_front(r);
           if (!s) break;
-          if (s->holds_value) {
+          if (s->holds_value.value) {
             *out = std::move(*value_in(*s));
             ++out;
             ++n;
@@ -180,16 +185,15 @@ struct sharded_ring {
     }
 
     static void fill(slot& s, T& element, std::uint64_t free_turn) {
-      if constexpr (std::is_nothrow_move_constructible_v<T>) {
+      if constexpr (!move_may_throw) {
         ::new (static_cast<void*>(s.storage)) T(std::move(element));
-        s.holds_value = true;
       } else {
         // The position is claimed: publish it whatever happens, empty if the move throws, so the ring moves on.
         try {
           ::new (static_cast<void*>(s.storage)) T(std::move(element));
-          s.holds_value = true;
+          s.holds_value.value = true;
         } catch (...) {
-          s.holds_value = false;
+          s.holds_value.value = false;
           turn_of(s).store(free_turn + 1, std::memory_order_release);
           throw;
         }
@@ -204,8 +208,7 @@ struct sharded_ring {
 
     // Destroys the head slot's value (if any) and frees the slot for the next lap. Consumer only.
     void release(ring& r, slot& s) noexcept {
-      if (s.holds_value) value_in(s)->~T();
-      s.holds_value = false;
+      if (s.holds_value.value) value_in(s)->~T();
       turn_of(s).store(2 * lap(r.head) + 2, std::memory_order_release);
       ++r.head;
     }
