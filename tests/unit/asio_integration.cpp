@@ -12,9 +12,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
+#include <span>
 #include <thread>
+#include <vector>
 
 using namespace pbtest;
 
@@ -123,6 +126,55 @@ TEST_CASE("dispatch on one executor, backend on a thread pool, completions back 
   CHECK(backend_on_pool == static_cast<int>(b.stats().batches));
   b.shutdown();
   compute.join();
+}
+
+TEST_CASE("a batch reaches the backend in arrival order and completes submitter by submitter", "[asio]") {
+  // Two threads take turns submitting, so their requests interleave in one batch. The backend must see them in
+  // arrival order; completions come one submitting thread after the other (each in arrival order), unless the two
+  // threads share a submitter group, and then in arrival order.
+  constexpr int per_thread = 8;
+  std::vector<int> backend_saw;
+  auto backend = pb::backend::from_function<int, int>([&](std::span<int> in, std::span<int> out) {
+    backend_saw.assign(in.begin(), in.end());
+    std::copy(in.begin(), in.end(), out.begin());
+  });
+  asio::io_context io;  // not run until every request is in: one batch of all of them
+  pb::default_batcher<decltype(backend)>::config cfg;
+  cfg.timeout.max_batch_size = 2 * per_thread;
+  cfg.timeout.max_delay = 10s;
+  pb::default_batcher<decltype(backend)> b(io.get_executor(), backend, cfg);
+
+  std::vector<int> completed;
+  std::atomic<int> turn{0};
+  unsigned group[2] = {0, 0};
+  auto submitter = [&](int who) {
+    group[who] = pb::detail::this_thread_ordinal() % pb::detail::submitter_groups;
+    for (int i = 0; i < per_thread; ++i) {
+      while (turn.load() != 2 * i + who) std::this_thread::yield();
+      b.async_submit(100 * (who + 1) + i, [&](std::error_code ec, int v) { completed.push_back(ec ? -1 : v); });
+      turn.store(2 * i + who + 1);
+    }
+  };
+  std::thread first(submitter, 0), second(submitter, 1);
+  first.join();
+  second.join();
+  io.run_for(5s);
+  REQUIRE(completed.size() == 2 * per_thread);
+
+  std::vector<int> arrival_order;
+  for (int i = 0; i < per_thread; ++i) {
+    arrival_order.push_back(100 + i);
+    arrival_order.push_back(200 + i);
+  }
+  CHECK(backend_saw == arrival_order);
+  std::vector<int> expected = arrival_order;
+  if (group[0] != group[1])
+    std::stable_sort(expected.begin(), expected.end(),
+                     [&](int a, int b) { return group[a / 100 - 1] < group[b / 100 - 1]; });
+  CHECK(completed == expected);
+  CHECK(b.stats().batches == 1);
+  b.async_shutdown(pb::shutdown_mode::drain, [] {});
+  io.run_for(1s);
 }
 
 TEST_CASE("blocking submit and submit_batch for synchronous callers", "[asio][blocking]") {

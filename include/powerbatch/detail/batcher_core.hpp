@@ -20,6 +20,7 @@
 #include <powerbatch/concepts/timeout_policy.hpp>
 #include <powerbatch/detail/completion.hpp>
 #include <powerbatch/detail/handler_memory.hpp>
+#include <powerbatch/detail/thread_ordinal.hpp>
 #include <powerbatch/detail/thread_sleeps.hpp>
 #include <powerbatch/error.hpp>
 #include <powerbatch/request_options.hpp>
@@ -37,6 +38,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -58,6 +60,9 @@ enum class shutdown_mode : std::uint8_t { drain = 1, cancel = 2 };
 
 namespace detail {
 
+// Requests are told apart by submitting thread modulo this many (request::submitter, for_each_by_submitter).
+inline constexpr unsigned submitter_groups = 16;
+
 // The fields the dispatcher reads first lead, and a small input and a small handler follow them: for an int input
 // and a pointer-sized callback the whole request sits in the queue slot's first cache line.
 template <class Input, class Output>
@@ -66,6 +71,7 @@ struct request {
   time_point deadline = time_point::max();
   batching_key key = 0;
   priority_level priority = priority_levels::normal;
+  std::uint8_t submitter = 0;  // the submitting thread's ordinal modulo submitter_groups (see for_each_by_submitter)
   Input input{};
   completion<Output> done;
 };
@@ -241,6 +247,12 @@ class batcher_core
     std::vector<input_type> inputs;
     std::vector<output_type> outputs;
     std::vector<completion<output_type>> completions;
+    // Which thread submitted each request (its group: see request::submitter), and the groups present as bits.
+    // deliver() completes a batch group by group, in arrival order within a group: a callback usually writes its
+    // submitter's state, and completing two producers' requests alternately made every completion take that
+    // state's cache line back from the other core (measured on a 16-core Xeon: most of deliver()'s time).
+    std::vector<std::uint8_t> submitters;
+    std::uint32_t submitter_mask = 0;
     std::size_t size = 0;
     lane* owner = nullptr;
     std::uint64_t owner_generation = 0;
@@ -282,6 +294,7 @@ class batcher_core
     r.deadline = deadline;
     r.key = options.key;
     r.priority = options.priority;
+    r.submitter = static_cast<std::uint8_t>(this_thread_ordinal() % submitter_groups);
     return r;
   }
 
@@ -724,6 +737,8 @@ class batcher_core
     current_lane_ = &l;
     slot.inputs.clear();
     slot.completions.clear();
+    slot.submitters.clear();
+    slot.submitter_mask = 0;
     if constexpr (observes_batches<Observer>) slot.arrivals.clear();
     time_point oldest = time_point::max();
     while (slot.inputs.size() < count && !l.waiting.empty()) {
@@ -741,6 +756,8 @@ class batcher_core
       if constexpr (observes_batches<Observer>) slot.arrivals.push_back(entry.arrival);
       slot.inputs.push_back(std::move(r.input));
       slot.completions.push_back(std::move(r.done));
+      slot.submitters.push_back(r.submitter);
+      slot.submitter_mask |= std::uint32_t{1} << r.submitter;
       release_entry(entry);
     }
     if (slot.inputs.empty()) {
@@ -872,6 +889,22 @@ class batcher_core
                     [self = this->shared_from_this(), &slot] { self->deliver(slot); });
   }
 
+  // Calls f(i) for every request of the batch, one submitter group after another (one pass per group present: at
+  // most submitter_groups, and one in the common case).
+  template <class F>
+  static void for_each_by_submitter(const batch_slot& slot, F&& f) {
+    const std::size_t n = slot.submitters.size();
+    if (std::has_single_bit(slot.submitter_mask)) {
+      for (std::size_t i = 0; i < n; ++i) f(i);
+      return;
+    }
+    for (std::uint32_t groups = slot.submitter_mask; groups != 0; groups &= groups - 1) {
+      const auto group = static_cast<std::uint8_t>(std::countr_zero(groups));
+      for (std::size_t i = 0; i < n; ++i)
+        if (slot.submitters[i] == group) f(i);
+    }
+  }
+
   // Runs on the default executor: completes every request of the batch, then returns the slot.
   void deliver(batch_slot& slot) {
     const std::size_t n = slot.completions.size();
@@ -881,11 +914,14 @@ class batcher_core
         last_error_ = slot.error_message;
       }
       counters_.backend_failed.add(n);
-      for (auto& c : slot.completions) c.complete(slot.error, output_type{}, slot.error_message, nullptr);
+      for_each_by_submitter(slot, [&](std::size_t i) {
+        slot.completions[i].complete(slot.error, output_type{}, slot.error_message, nullptr);
+      });
     } else {
       counters_.completed.add(n);
-      for (std::size_t i = 0; i < n; ++i)
+      for_each_by_submitter(slot, [&](std::size_t i) {
         slot.completions[i].complete({}, std::move(slot.outputs[i]), {}, nullptr);
+      });
     }
     slot.inputs.clear();
     counters_.in_flight.fetch_sub(1, std::memory_order_release);
