@@ -4,7 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstddef>
+#include <mutex>
 #include <tuple>
+#include <vector>
 
 using namespace pbtest;
 
@@ -13,3 +16,60 @@ using other_combos = combos_over<pb::queue::mutex_deque, pb::queue::boost_spsc>;
 #define BEHAVIOUR_TYPES other_combos
 #define BEHAVIOUR_PREFIX "[mutex and spsc queues] "
 #include "behaviour_suite.inc"
+
+namespace {
+
+// A queue policy that hands requests out newest first: every drained request starts a new run of arrival order,
+// so the dispatcher must merge up to as many runs as requests (directly up to eight, pairwise beyond).
+struct newest_first_queue {
+  template <class T>
+  class queue {
+   public:
+    explicit queue(std::size_t capacity) { stack_.reserve(capacity); }
+    bool try_push(T&& element) {
+      std::lock_guard lock(mutex_);
+      if (stack_.size() == stack_.capacity()) return false;
+      stack_.push_back(std::move(element));
+      return true;
+    }
+    bool try_pop(T& out) {
+      std::lock_guard lock(mutex_);
+      if (stack_.empty()) return false;
+      out = std::move(stack_.back());
+      stack_.pop_back();
+      return true;
+    }
+
+   private:
+    std::mutex mutex_;
+    std::vector<T> stack_;
+  };
+};
+
+}  // namespace
+
+TEST_CASE("requests drained out of order still reach the backend oldest first", "[ordering]") {
+  using batcher_type =
+      pb::Batcher<newest_first_queue, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend,
+                  pb::manual_clock>;
+  for (int n : {1, 2, 3, 7, 8, 9, 16, 17, 100}) {
+    CAPTURE(n);
+    manual_loop loop;
+    batcher_type::config cfg;
+    cfg.timeout.max_batch_size = static_cast<std::size_t>(n);
+    cfg.timeout.max_delay = 1h;
+    recording_backend backend;
+    batcher_type b(loop.context.get_executor(), backend, cfg);
+    for (int id = 0; id < n; ++id) {
+      b.async_submit(item{id}, loop.recorder(id));
+      pb::manual_clock::advance(1us);  // strictly increasing arrivals
+    }
+    loop.settle();
+    const auto batches = backend.log->snapshot();
+    REQUIRE(batches.size() == 1);
+    std::vector<int> oldest_first(static_cast<std::size_t>(n));
+    for (int id = 0; id < n; ++id) oldest_first[static_cast<std::size_t>(id)] = id;
+    CHECK(batches[0] == oldest_first);
+    CHECK(loop.results.size() == static_cast<std::size_t>(n));
+  }
+}
