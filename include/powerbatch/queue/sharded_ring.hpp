@@ -61,10 +61,8 @@ struct sharded_ring {
 
   template <class T>
   class queue {
-    // A slot owns whole cache lines. Its fields are plain (implicit-lifetime) objects created by calloc and
-    // accessed through atomic_ref, so an untouched slot is an untouched page.
     // Only a T whose move can throw needs to say that a filled slot holds nothing; for the others the flag takes no
-    // room, and the value starts right after the turn (for the batcher's request: the slot's first line).
+    // room, and the value starts right after the turn (for the batcher's request: in the slot's first line).
     static constexpr bool move_may_throw = !std::is_nothrow_move_constructible_v<T>;
     struct always_holds_value {
       static constexpr bool value = true;
@@ -72,6 +70,9 @@ struct sharded_ring {
     struct value_flag {
       bool value;
     };
+
+    // A slot owns whole cache lines. Its fields are plain (implicit-lifetime) objects created by calloc and
+    // accessed through atomic_ref, so an untouched slot is an untouched page.
     struct alignas(POWERBATCH_CACHE_LINE) slot {
       std::uint64_t turn;  // 2k: free for lap k; 2k + 1: filled in lap k
       // false only if T's move threw while filling (the consumer then skips the slot)
