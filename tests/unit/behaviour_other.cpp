@@ -20,7 +20,7 @@ using other_combos = combos_over<pb::queue::mutex_deque, pb::queue::boost_spsc>;
 namespace {
 
 // A queue policy that hands requests out newest first: every drained request starts a new run of arrival order,
-// so the dispatcher must merge up to as many runs as requests (directly up to eight, pairwise beyond).
+// so the dispatcher must merge as many runs as requests (an odd count leaves a run unpaired in some rounds).
 struct newest_first_queue {
   template <class T>
   class queue {

@@ -38,7 +38,6 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -484,84 +483,52 @@ class batcher_core
     drained_.push_back(drained_request{r.arrival, r.deadline, r.key, slot, r.priority});
   }
 
-  // Files drained requests in their lanes, oldest first: up to direct_merge_runs runs are merged as they are filed
-  // (the oldest head among the runs goes next; a tie goes to the earlier run, as a stable merge would), so the usual
-  // drain of one run per producer thread is read once and never copied.
+  // Files drained requests in their lanes, oldest first.
   void file_drained() {
-    find_runs();
-    while (run_starts_.size() - 1 > direct_merge_runs) merge_run_pairs();
-    const std::size_t runs = run_starts_.size() - 1;
-    if (runs == 1) {
-      for (const drained_request& r : drained_) file(r);
-      return;
-    }
-    std::array<std::size_t, direct_merge_runs> next{}, end{};
-    for (std::size_t k = 0; k < runs; ++k) {
-      next[k] = run_starts_[k];
-      end[k] = run_starts_[k + 1];
-    }
-    for (std::size_t live = runs; live > 0;) {
-      std::size_t oldest = 0;
-      for (std::size_t k = 1; k < live; ++k)
-        if (drained_[next[k]].arrival < drained_[next[oldest]].arrival) oldest = k;
-      file(drained_[next[oldest]++]);
-      if (next[oldest] == end[oldest]) {  // drop the finished run, keeping the others in order (ties stay stable)
-        for (std::size_t k = oldest + 1; k < live; ++k) {
-          next[k - 1] = next[k];
-          end[k - 1] = end[k];
-        }
-        --live;
+    order_by_arrival();
+    for (const drained_request& r : drained_) {
+      lane& l = lane_for(r.key);
+      const pending_entry entry{r.slot, r.priority, r.arrival, r.deadline, next_sequence_++};
+      l.waiting.push(entry);
+      if (is_urgent(entry.priority)) {
+        ++l.urgent;
+        drained_urgent_ = true;
       }
+      if (entry.priority >= priority_levels::low) ++l.deferrable;
+      if (entry.deadline < l.earliest_deadline) l.earliest_deadline = entry.deadline;
+      drained_earliest_deadline_ = std::min(drained_earliest_deadline_, entry.deadline);
+      ++waiting_;
     }
-  }
-
-  void file(const drained_request& r) {
-    lane& l = lane_for(r.key);
-    const pending_entry entry{r.slot, r.priority, r.arrival, r.deadline, next_sequence_++};
-    l.waiting.push(entry);
-    if (is_urgent(entry.priority)) {
-      ++l.urgent;
-      drained_urgent_ = true;
-    }
-    if (entry.priority >= priority_levels::low) ++l.deferrable;
-    if (entry.deadline < l.earliest_deadline) l.earliest_deadline = entry.deadline;
-    drained_earliest_deadline_ = std::min(drained_earliest_deadline_, entry.deadline);
-    ++waiting_;
   }
 
   // A per-producer queue drains producer by producer: drained_ is a few runs, each already in arrival order.
-  static constexpr std::size_t direct_merge_runs = 8;
-
-  void find_runs() {
+  // Merging them pairwise is linear for the usual two or three runs, and the buffers are reused (no allocation).
+  void order_by_arrival() {
+    auto older = [](const drained_request& a, const drained_request& b) { return a.arrival < b.arrival; };
     const std::size_t n = drained_.size();
     run_starts_.clear();
     run_starts_.push_back(0);
     for (std::size_t i = 1; i < n; ++i)
-      if (drained_[i].arrival < drained_[i - 1].arrival) run_starts_.push_back(i);
+      if (older(drained_[i], drained_[i - 1])) run_starts_.push_back(i);
     run_starts_.push_back(n);
-  }
-
-  // Halves the number of runs (more than direct_merge_runs: a queue that does not keep per-producer order); the
-  // buffers are reused, so this allocates nothing.
-  void merge_run_pairs() {
-    auto older = [](const drained_request& a, const drained_request& b) { return a.arrival < b.arrival; };
-    const std::size_t n = drained_.size();
-    merge_buffer_.resize(n);
-    merged_starts_.clear();
-    const std::size_t runs = run_starts_.size() - 1;
-    for (std::size_t k = 0; k < runs; k += 2) {
-      const std::size_t first = run_starts_[k], middle = run_starts_[k + 1];
-      const std::size_t last = k + 2 <= runs ? run_starts_[k + 2] : middle;
-      std::merge(drained_.begin() + static_cast<std::ptrdiff_t>(first),
-                 drained_.begin() + static_cast<std::ptrdiff_t>(middle),
-                 drained_.begin() + static_cast<std::ptrdiff_t>(middle),
-                 drained_.begin() + static_cast<std::ptrdiff_t>(last),
-                 merge_buffer_.begin() + static_cast<std::ptrdiff_t>(first), older);
-      merged_starts_.push_back(first);
+    while (run_starts_.size() > 2) {
+      merge_buffer_.resize(n);
+      merged_starts_.clear();
+      const std::size_t runs = run_starts_.size() - 1;
+      for (std::size_t k = 0; k < runs; k += 2) {
+        const std::size_t first = run_starts_[k], middle = run_starts_[k + 1];
+        const std::size_t last = k + 2 <= runs ? run_starts_[k + 2] : middle;
+        std::merge(drained_.begin() + static_cast<std::ptrdiff_t>(first),
+                   drained_.begin() + static_cast<std::ptrdiff_t>(middle),
+                   drained_.begin() + static_cast<std::ptrdiff_t>(middle),
+                   drained_.begin() + static_cast<std::ptrdiff_t>(last),
+                   merge_buffer_.begin() + static_cast<std::ptrdiff_t>(first), older);
+        merged_starts_.push_back(first);
+      }
+      merged_starts_.push_back(n);
+      drained_.swap(merge_buffer_);
+      run_starts_.swap(merged_starts_);
     }
-    merged_starts_.push_back(n);
-    drained_.swap(merge_buffer_);
-    run_starts_.swap(merged_starts_);
   }
 
   bool is_urgent(priority_level p) const noexcept {
