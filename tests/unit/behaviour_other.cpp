@@ -73,3 +73,49 @@ TEST_CASE("requests drained out of order still reach the backend oldest first", 
     CHECK(loop.results.size() == static_cast<std::size_t>(n));
   }
 }
+
+TEST_CASE("urgent_priority chooses the levels that flush at once; high_priority_flushes = false turns it off",
+          "[priority]") {
+  using batcher_type = pb::Batcher<pb::queue::mutex_deque, pb::timeout::size_or_delay, pb::priority::strict_levels<4>,
+                                   recording_backend, pb::manual_clock>;
+  struct scenario {
+    bool flushes;
+    pb::priority_level urgent;
+    pb::priority_level submitted;
+    bool expect_flush;
+  };
+  for (const scenario s : {scenario{true, pb::priority_levels::high, pb::priority_levels::high, true},
+                           scenario{true, pb::priority_levels::high, pb::priority_levels::normal, false},
+                           scenario{true, pb::priority_levels::normal, pb::priority_levels::normal, true},
+                           scenario{true, pb::priority_levels::normal, pb::priority_levels::low, false},
+                           scenario{true, 255, 3, true},  // the widest setting: every level is urgent
+                           scenario{false, pb::priority_levels::normal, pb::priority_levels::high, false}}) {
+    CAPTURE(s.flushes, int(s.urgent), int(s.submitted));
+    manual_loop loop;
+    batcher_type::config cfg;
+    cfg.high_priority_flushes = s.flushes;
+    cfg.urgent_priority = s.urgent;
+    cfg.timeout.max_batch_size = 8;
+    cfg.timeout.max_delay = 1s;
+    recording_backend backend;
+    batcher_type b(loop.context.get_executor(), backend, cfg);
+    b.async_submit(item{1}, pb::request_options{}.with_priority(pb::priority_levels::low), loop.recorder(1));
+    loop.settle();
+    b.async_submit(item{2}, pb::request_options{}.with_priority(s.submitted), loop.recorder(2));
+    loop.settle();
+    if (s.expect_flush && s.urgent < pb::priority_levels::low) {
+      REQUIRE(backend.log->batch_count() == 1);  // the urgent arrival takes the waiting low request along
+      CHECK(backend.log->snapshot()[0].size() == 2);
+      CHECK(b.stats().flushes(pb::flush_reason::priority) == 1);
+    } else if (s.expect_flush) {
+      CHECK(backend.log->batch_count() == 2);  // the low request was urgent too, and left on its own
+      CHECK(b.stats().flushes(pb::flush_reason::priority) == 2);
+    } else {
+      CHECK(backend.log->batch_count() == 0);
+      loop.advance(1s);
+      CHECK(backend.log->batch_count() == 1);  // max_delay flushes them together
+      CHECK(b.stats().flushes(pb::flush_reason::delay) == 1);
+    }
+    CHECK(loop.results.size() == 2);
+  }
+}

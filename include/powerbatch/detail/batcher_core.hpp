@@ -531,9 +531,7 @@ class batcher_core
     }
   }
 
-  bool is_urgent(priority_level p) const noexcept {
-    return config_.high_priority_flushes && p <= config_.urgent_priority;
-  }
+  bool is_urgent(priority_level p) const noexcept { return p < urgent_below_; }
 
   lane& lane_for(batching_key key) {
     if (last_lane_ && last_lane_->key == key) return *last_lane_;
@@ -578,10 +576,14 @@ class batcher_core
     free_slab_.push_back(entry.slot);
     --waiting_;
     ++left_since_publish_;
-    lane& l = *current_lane_;
+    release_lane_counts(*current_lane_, entry);
+  }
+
+  // The lane's counts of urgent, deferrable and deadline-carrying entries; a plain entry changes none of them.
+  void release_lane_counts(lane& l, const pending_entry& entry) noexcept {
     if (is_urgent(entry.priority)) --l.urgent;
     if (entry.priority >= priority_levels::low) --l.deferrable;
-    if (entry.deadline == l.earliest_deadline && entry.deadline != time_point::max()) l.deadline_stale = true;
+    if (entry.deadline != time_point::max() && entry.deadline == l.earliest_deadline) l.deadline_stale = true;
   }
 
   void count_error(errc error, std::size_t n = 1) noexcept {
@@ -780,9 +782,12 @@ class batcher_core
         slot.completions.push_back(std::move(r.done));
         slot.submitters.push_back(r.submitter);
         slot.submitter_mask |= std::uint32_t{1} << r.submitter;
-        release_entry(entry);
+        free_slab_.push_back(entry.slot);
+        release_lane_counts(l, entry);
       }
     }
+    waiting_ -= slot.inputs.size();  // release_entry()'s counts, once per batch; finish_waiting() counted its own
+    left_since_publish_ += slot.inputs.size();
     if (slot.inputs.empty()) {
       slot.state.store(slot_state::free, std::memory_order_relaxed);
       return;
@@ -958,6 +963,8 @@ class batcher_core
 
   const config_type config_;
   const std::size_t capacity_;
+  // is_urgent(p) is p < urgent_below_ (0 when urgent requests do not flush at once).
+  const unsigned urgent_below_ = config_.high_priority_flushes ? config_.urgent_priority + 1u : 0u;
 
   // Written by producers on every request; kept apart from each other and from dispatcher-only state.
   alignas(POWERBATCH_CACHE_LINE) std::atomic<std::uint64_t> admitted_{0};  // admitted, not yet left | closed_bit
