@@ -14,7 +14,9 @@
 // and reference_mutex_condvar_std_deque (the FIFO as a literal std::deque). Yardsticks that are not batchers:
 // ceiling_moodycamel_spin/hot_path (producers -> moodycamel -> a busy-polling consumer: the most a batcher over
 // moodycamel could move), ceiling_spsc_rings/hot_path (a ring per producer, 16-byte items, busy-polling consumer: the
-// most one consumer thread can take from these producers on this machine) and floor_asio_steady_timer/flush_timing
+// most one consumer thread can take from these producers on this machine), ceiling_sharded_ring/hot_path
+// (powerbatch's own request, completion and queue with a busy-polling consumer that forms batches straight from the
+// queue: the most a batcher built from those parts could move) and floor_asio_steady_timer/flush_timing
 // (a bare 1 ms Asio timer armed from another thread: the wake-up latency any Asio-based batcher inherits).
 //
 // Every batcher gets one thread to batch and to run the backend and callbacks: powerbatch an io_context run by one
@@ -55,6 +57,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -583,6 +586,160 @@ void bm_ceiling_spsc_hot_path(benchmark::State& state, int producers) {
   consumer.join();
 }
 
+// powerbatch's own parts without its dispatcher: the request Batcher::async_submit makes (arrival time, type-erased
+// completion), queue::sharded_ring, and batches formed straight from the queue, with no admission, wake-up, timer,
+// lanes, priorities or ordering across producers. What a batcher built from these parts could move if its
+// dispatcher did nothing else.
+class direct_batching {
+ public:
+  using request_type = pb::detail::request<int, int>;
+  using completion_type = pb::detail::completion<int>;
+
+  // The consumer's reusable batch.
+  struct batch {
+    batch() {
+      inputs.reserve(max_batch_size);
+      completions.reserve(max_batch_size);
+    }
+    std::vector<int> inputs, outputs = std::vector<int>(max_batch_size);
+    std::vector<completion_type> completions;
+  };
+
+  // Any thread.
+  void submit(int value, count_completion done) {
+    request_type r;
+    r.input = value;
+    r.arrival = bench_clock::now();
+    r.done.emplace(done, nullptr, nullptr, nullptr);
+    if (!queue_.try_push(std::move(r))) std::abort();  // holds both producers' windows: never full
+  }
+
+  // One consumer thread: forms, runs and completes a batch of up to max_batch_size; returns its size.
+  std::size_t run_one_batch(batch& b) {
+    b.inputs.clear();
+    b.completions.clear();
+    const std::size_t n = queue_.try_pop_bulk(inserter{&b}, max_batch_size);
+    if (n == 0) return 0;
+    noop_batch{}(std::span<int>(b.inputs.data(), n), std::span<int>(b.outputs.data(), n));
+    for (std::size_t i = 0; i < n; ++i) b.completions[i].complete({}, std::move(b.outputs[i]), {}, nullptr);
+    return n;
+  }
+
+ private:
+  // An output iterator for try_pop_bulk that moves each request's input and completion into the batch.
+  struct inserter {
+    using iterator_category = std::output_iterator_tag;
+    using value_type = void;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = void;
+    batch* b;
+    inserter& operator*() noexcept { return *this; }
+    inserter& operator++() noexcept { return *this; }
+    inserter operator++(int) noexcept { return *this; }
+    inserter& operator=(request_type&& r) {
+      b->inputs.push_back(r.input);
+      b->completions.push_back(std::move(r.done));
+      return *this;
+    }
+  };
+
+  pb::queue::sharded_ring<>::queue<request_type> queue_{powerbatch_capacity};
+};
+
+// direct_batching with a consumer thread that busy-polls the queue (yielding when it is empty).
+void bm_ceiling_sharded_ring_hot_path(benchmark::State& state, int producers) {
+  auto parts = std::make_unique<direct_batching>();
+  alignas(64) std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> batches{0};
+  std::thread consumer([&] {
+    direct_batching::batch b;
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (parts->run_one_batch(b) == 0) {
+        std::this_thread::yield();
+        continue;
+      }
+      batches.store(batches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+  });
+  run_hot_path(
+      state, producers, [&parts](int value, count_completion done) { parts->submit(value, done); },
+      [&batches] { return batch_stats{batches.load(std::memory_order_relaxed), 0}; });
+  stop = true;
+  consumer.join();
+}
+
+// ---- dispatch cost: each side's work per request, on one thread --------------------------------------------------
+
+// The calling thread submits a chunk of requests (the producer side), then does everything up to their completions
+// (the dispatcher side: for powerbatch, running the io_context: drain, file, decide, launch, backend, callbacks).
+// No other thread runs, so no cache line moves between cores: this is the work each side does, not what it waits
+// for on a real machine (see hot_path). Being single-threaded it is steadier than hot_path on a shared machine,
+// and under callgrind (valgrind --tool=callgrind ./bench_batcher --benchmark_filter=dispatch_cost
+// --benchmark_min_time=0.2) it gives instruction counts per function that no other load can move.
+// Counters: producer_ns and dispatcher_ns per request; allocs_per_request.
+template <class Submit, class CompleteAll>
+void run_dispatch_cost(benchmark::State& state, Submit submit, CompleteAll complete_all) {
+  constexpr std::uint64_t chunk = 4096;  // whole batches, and within the batcher's capacity
+  static_assert(chunk % max_batch_size == 0 && chunk <= powerbatch_capacity);
+  producer_slot slot;
+  double producer_s = 0, dispatcher_s = 0;
+  auto one_chunk = [&] {
+    const auto t0 = bench_clock::now();
+    for (std::uint64_t i = 0; i < chunk; ++i) submit(static_cast<int>(i), count_completion{&slot});
+    slot.submitted += chunk;
+    const auto t1 = bench_clock::now();
+    complete_all(slot);
+    const auto t2 = bench_clock::now();
+    producer_s += std::chrono::duration<double>(t1 - t0).count();
+    dispatcher_s += std::chrono::duration<double>(t2 - t1).count();
+  };
+  for (int i = 0; i < 8; ++i) one_chunk();  // warm-up: slab, rings, lanes and vectors reach their steady size
+  producer_s = dispatcher_s = 0;
+  std::uint64_t requests = 0;
+  const std::uint64_t n0 = alloc_count::news.load(std::memory_order_relaxed);
+  for (auto _ : state) {
+    one_chunk();
+    requests += chunk;
+  }
+  const std::uint64_t news = alloc_count::news.load(std::memory_order_relaxed) - n0;
+  if (slot.failed.load() != 0 || slot.completed.load() != slot.submitted)
+    fail(state, "requests failed or did not complete: the benchmark is not measuring the hot path");
+  const double n = static_cast<double>(requests);
+  state.SetItemsProcessed(static_cast<std::int64_t>(requests));
+  state.counters["producer_ns"] = producer_s * 1e9 / n;
+  state.counters["dispatcher_ns"] = dispatcher_s * 1e9 / n;
+  state.counters["allocs_per_request"] = static_cast<double>(news) / n;
+}
+
+void bm_powerbatch_dispatch_cost(benchmark::State& state) {
+  using batcher_type = pb::default_batcher<noop_backend>;
+  asio::io_context ioc;  // run by this thread only, between chunks
+  batcher_type batcher(ioc.get_executor(), noop_backend(noop_batch{}), hot_path_config<batcher_type>());
+  run_dispatch_cost(
+      state, [&batcher](int value, count_completion done) { batcher.async_submit(value, pb::request_options{}, done); },
+      [&ioc](producer_slot& slot) {
+        while (slot.completed.load(std::memory_order_relaxed) != slot.submitted) {
+          if (ioc.stopped()) ioc.restart();
+          ioc.run_one();
+        }
+      });
+  batcher.async_shutdown(pb::shutdown_mode::drain, [] {});
+  ioc.restart();
+  ioc.run();
+}
+
+void bm_ceiling_sharded_ring_dispatch_cost(benchmark::State& state) {
+  auto parts = std::make_unique<direct_batching>();
+  direct_batching::batch b;
+  run_dispatch_cost(
+      state, [&parts](int value, count_completion done) { parts->submit(value, done); },
+      [&parts, &b](producer_slot&) {
+        while (parts->run_one_batch(b) != 0) {
+        }
+      });
+}
+
 // ---- flush timing -----------------------------------------------------------------------------------------------
 
 // Records when the backend starts each batch.
@@ -742,6 +899,13 @@ void register_all() {
   hot("powerbatch_moodycamel/hot_path", bm_powerbatch_hot_path<queue_batcher<pb::queue::moodycamel>>, 2);
   hot("ceiling_moodycamel_spin/hot_path", bm_ceiling_hot_path, 2);
   hot("ceiling_spsc_rings/hot_path", bm_ceiling_spsc_hot_path, 2);
+  hot("ceiling_sharded_ring/hot_path", bm_ceiling_sharded_ring_hot_path, 2);
+  benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost", bm_powerbatch_dispatch_cost)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("ceiling_sharded_ring/dispatch_cost", bm_ceiling_sharded_ring_dispatch_cost)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   hot("powerbatch_default/hot_path_1producer", bm_powerbatch_hot_path<pb::default_batcher<noop_backend>>, 1);
   hot("reference_mutex_condvar/hot_path_1producer", bm_reference_hot_path<reference_fifo>, 1);
   hot("reference_mutex_condvar_batch_swap/hot_path_1producer", bm_reference_hot_path<reference_batch_swap>, 1);
