@@ -4,6 +4,8 @@
 //                                 heap allocations per request in steady state
 //   <variant>/hot_path_1producer  the same with one producer (boost_spsc can only run this one)
 //   powerbatch_default/hot_path_timeout  the hot path with a 1 s timeout on every request (none expires)
+//   <variant>/dispatch_cost       one thread submits 4096 requests, then completes them: producer_ns and dispatcher_ns,
+//                                 each side's own work per request (powerbatch and ceiling_sharded_ring)
 //   <variant>/flush_timing        sparse single requests, max_delay 1 ms: how late after max_delay the backend starts
 //                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0)
 //   powerbatch_default/idle       voluntary context switches of the executor's thread while idle for 2 s
