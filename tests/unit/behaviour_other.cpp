@@ -119,3 +119,34 @@ TEST_CASE("urgent_priority chooses the levels that flush at once; high_priority_
     CHECK(loop.results.size() == 2);
   }
 }
+
+TEST_CASE("On the dispatcher's own executor the first batch of a dispatcher run runs in that run's handler; later "
+          "batches are posted, in launch order",
+          "[dispatch]") {
+  using batcher_type = pb::Batcher<pb::queue::mutex_deque, pb::timeout::size_or_delay, pb::priority::fifo,
+                                   recording_backend, pb::manual_clock>;
+  manual_loop loop;
+  batcher_type::config cfg;
+  cfg.max_in_flight = 4;
+  cfg.timeout.max_batch_size = 2;
+  cfg.timeout.max_delay = 1s;
+  recording_backend backend;
+  batcher_type b(loop.context.get_executor(), backend, cfg);
+  for (int id = 1; id <= 6; ++id) b.async_submit(item{id}, {}, loop.recorder(id));
+
+  // The first arrival posted one wake-up; that handler drains all six and launches three batches.
+  REQUIRE(loop.context.run_one() == 1);
+  CHECK(b.stats().batches == 3);
+  CHECK(backend.log->snapshot() == std::vector<std::vector<int>>{{1, 2}});
+  CHECK(loop.results.size() == 2);  // delivered in the same handler (the callbacks have no executor of their own)
+
+  // Each posted batch is a handler of its own, so another thread of the executor could have taken it.
+  REQUIRE(loop.context.run_one() == 1);
+  CHECK(backend.log->snapshot() == std::vector<std::vector<int>>{{1, 2}, {3, 4}});
+  REQUIRE(loop.context.run_one() == 1);
+  CHECK(backend.log->snapshot() == std::vector<std::vector<int>>{{1, 2}, {3, 4}, {5, 6}});
+  loop.settle();
+  CHECK(loop.results.size() == 6);
+  CHECK(b.stats().completed == 6);
+  CHECK(b.stats().in_flight == 0);
+}

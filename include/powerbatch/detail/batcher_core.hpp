@@ -395,8 +395,14 @@ class batcher_core
     if constexpr (observes_wakeups<Observer>) observer_.on_dispatcher_wakeup(slept);
     for (;;) {
       run_dispatcher();
+      // Taken while we still hold the dispatcher: once it is released another thread may defer a batch of its own.
+      batch_slot* const deferred = std::exchange(deferred_batch_, nullptr);
       std::uint32_t expected = dispatcher_running;
-      if (dispatcher_state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return;
+      if (dispatcher_state_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) {
+        if (deferred) run_batch(*deferred);
+        return;
+      }
+      deferred_batch_ = deferred;  // a rerun was asked for: still ours, run after the last pass
       dispatcher_state_.store(dispatcher_running, std::memory_order_release);  // clear the rerun request
     }
   }
@@ -801,6 +807,19 @@ class batcher_core
     slot.oldest_arrival = oldest;
     counters_.record_batch(slot.inputs.size(), reason);
     counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
+    start_batch(slot);
+  }
+
+  // When batches run on the dispatcher's own executor, the first batch a dispatcher run launches runs right after
+  // that run, in the same handler (enter_dispatcher()): it would otherwise be posted and run next on this thread
+  // anyway, after a trip round the executor's queue (a handler and, on an io_context, often an epoll_wait system
+  // call per batch). Later batches are posted, so that other threads of the executor can take them; they run after
+  // the first, in launch order.
+  void start_batch(batch_slot& slot) {
+    if (compute_is_default_ && deferred_batch_ == nullptr) {
+      deferred_batch_ = &slot;
+      return;
+    }
     post_internal(compute_executor_, slot.run_memory,
                   [self = this->shared_from_this(), &slot] { self->run_batch(slot); });
   }
@@ -999,6 +1018,7 @@ class batcher_core
   std::vector<std::unique_ptr<lane>> lanes_;
   lane* last_lane_ = nullptr;
   lane* current_lane_ = nullptr;
+  batch_slot* deferred_batch_ = nullptr;  // launched by this dispatcher run, to run when it ends (start_batch)
   std::uint64_t lane_generation_ = 0;
   std::size_t round_robin_ = 0;
   std::uint64_t next_sequence_ = 0;
