@@ -18,7 +18,9 @@
 // moodycamel could move), ceiling_spsc_rings/hot_path (a ring per producer, 16-byte items, busy-polling consumer: the
 // most one consumer thread can take from these producers on this machine), ceiling_sharded_ring/hot_path
 // (powerbatch's own request, completion and queue with a busy-polling consumer that forms batches straight from the
-// queue: the most a batcher built from those parts could move) and floor_asio_steady_timer/flush_timing
+// queue: the most a batcher built from those parts could move), its two variants ceiling_sharded_ring_no_clock (the
+// request without its arrival time: what a free clock would allow) and ceiling_sharded_ring_bare_items (16-byte
+// items, no clock, in the same queue: what the request's weight costs), and floor_asio_steady_timer/flush_timing
 // (a bare 1 ms Asio timer armed from another thread: the wake-up latency any Asio-based batcher inherits).
 //
 // Every batcher gets one thread to batch and to run the backend and callbacks: powerbatch an io_context run by one
@@ -67,6 +69,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -588,14 +591,21 @@ void bm_ceiling_spsc_hot_path(benchmark::State& state, int producers) {
   consumer.join();
 }
 
-// powerbatch's own parts without its dispatcher: the request Batcher::async_submit makes (arrival time, type-erased
-// completion), queue::sharded_ring, and batches formed straight from the queue, with no admission, wake-up, timer,
-// lanes, priorities or ordering across producers. What a batcher built from these parts could move if its
-// dispatcher did nothing else.
+// The item a ceiling hands over: powerbatch's own request (arrival time, type-erased completion, 112 bytes), or a
+// bare 16-byte one (input and callback) that shows what the request's weight costs.
+struct bare_item {
+  int input = 0;
+  count_completion done{nullptr};
+};
+
+// powerbatch's own parts without its dispatcher: the request Batcher::async_submit makes (with or without reading
+// the clock for its arrival time), queue::sharded_ring, and batches formed straight from the queue, with no
+// admission, wake-up, timer, lanes, priorities or ordering across producers. What a batcher built from these parts
+// could move if its dispatcher did nothing else.
+template <class Item, bool ReadClock>
 class direct_batching {
  public:
-  using request_type = pb::detail::request<int, int>;
-  using completion_type = pb::detail::completion<int>;
+  using completion_type = decltype(Item::done);
 
   // The consumer's reusable batch.
   struct batch {
@@ -609,10 +619,14 @@ class direct_batching {
 
   // Any thread.
   void submit(int value, count_completion done) {
-    request_type r;
+    Item r;
     r.input = value;
-    r.arrival = bench_clock::now();
-    r.done.emplace(done, nullptr, nullptr, nullptr);
+    if constexpr (std::is_same_v<Item, bare_item>) {
+      r.done = done;
+    } else {
+      if constexpr (ReadClock) r.arrival = bench_clock::now();
+      r.done.emplace(done, nullptr, nullptr, nullptr);
+    }
     if (!queue_.try_push(std::move(r))) std::abort();  // holds both producers' windows: never full
   }
 
@@ -623,12 +637,17 @@ class direct_batching {
     const std::size_t n = queue_.try_pop_bulk(inserter{&b}, max_batch_size);
     if (n == 0) return 0;
     noop_batch{}(std::span<int>(b.inputs.data(), n), std::span<int>(b.outputs.data(), n));
-    for (std::size_t i = 0; i < n; ++i) b.completions[i].complete({}, std::move(b.outputs[i]), {}, nullptr);
+    for (std::size_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<Item, bare_item>)
+        b.completions[i](std::error_code{}, b.outputs[i]);
+      else
+        b.completions[i].complete({}, std::move(b.outputs[i]), {}, nullptr);
+    }
     return n;
   }
 
  private:
-  // An output iterator for try_pop_bulk that moves each request's input and completion into the batch.
+  // An output iterator for try_pop_bulk that moves each item's input and completion into the batch.
   struct inserter {
     using iterator_category = std::output_iterator_tag;
     using value_type = void;
@@ -639,23 +658,26 @@ class direct_batching {
     inserter& operator*() noexcept { return *this; }
     inserter& operator++() noexcept { return *this; }
     inserter operator++(int) noexcept { return *this; }
-    inserter& operator=(request_type&& r) {
+    inserter& operator=(Item&& r) {
       b->inputs.push_back(r.input);
       b->completions.push_back(std::move(r.done));
       return *this;
     }
   };
 
-  pb::queue::sharded_ring<>::queue<request_type> queue_{powerbatch_capacity};
+  typename pb::queue::sharded_ring<>::template queue<Item> queue_{powerbatch_capacity};
 };
 
+using our_parts = direct_batching<pb::detail::request<int, int>, true>;
+
 // direct_batching with a consumer thread that busy-polls the queue (yielding when it is empty).
+template <class Parts>
 void bm_ceiling_sharded_ring_hot_path(benchmark::State& state, int producers) {
-  auto parts = std::make_unique<direct_batching>();
+  auto parts = std::make_unique<Parts>();
   alignas(64) std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> batches{0};
   std::thread consumer([&] {
-    direct_batching::batch b;
+    typename Parts::batch b;
     while (!stop.load(std::memory_order_relaxed)) {
       if (parts->run_one_batch(b) == 0) {
         std::this_thread::yield();
@@ -732,8 +754,8 @@ void bm_powerbatch_dispatch_cost(benchmark::State& state) {
 }
 
 void bm_ceiling_sharded_ring_dispatch_cost(benchmark::State& state) {
-  auto parts = std::make_unique<direct_batching>();
-  direct_batching::batch b;
+  auto parts = std::make_unique<our_parts>();
+  our_parts::batch b;
   run_dispatch_cost(
       state, [&parts](int value, count_completion done) { parts->submit(value, done); },
       [&parts, &b](producer_slot&) {
@@ -901,7 +923,11 @@ void register_all() {
   hot("powerbatch_moodycamel/hot_path", bm_powerbatch_hot_path<queue_batcher<pb::queue::moodycamel>>, 2);
   hot("ceiling_moodycamel_spin/hot_path", bm_ceiling_hot_path, 2);
   hot("ceiling_spsc_rings/hot_path", bm_ceiling_spsc_hot_path, 2);
-  hot("ceiling_sharded_ring/hot_path", bm_ceiling_sharded_ring_hot_path, 2);
+  hot("ceiling_sharded_ring/hot_path", bm_ceiling_sharded_ring_hot_path<our_parts>, 2);
+  hot("ceiling_sharded_ring_no_clock/hot_path",
+      bm_ceiling_sharded_ring_hot_path<direct_batching<pb::detail::request<int, int>, false>>, 2);
+  hot("ceiling_sharded_ring_bare_items/hot_path", bm_ceiling_sharded_ring_hot_path<direct_batching<bare_item, false>>,
+      2);
   benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost", bm_powerbatch_dispatch_cost)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
