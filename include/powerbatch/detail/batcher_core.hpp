@@ -19,6 +19,7 @@
 #include <powerbatch/concepts/queue_policy.hpp>
 #include <powerbatch/concepts/timeout_policy.hpp>
 #include <powerbatch/detail/completion.hpp>
+#include <powerbatch/detail/counter_arrivals.hpp>
 #include <powerbatch/detail/handler_memory.hpp>
 #include <powerbatch/detail/prefetch.hpp>
 #include <powerbatch/detail/thread_ordinal.hpp>
@@ -68,11 +69,12 @@ inline constexpr unsigned submitter_groups = 16;
 // and a pointer-sized callback the whole request sits in the queue slot's first cache line.
 template <class Input, class Output>
 struct request {
-  time_point arrival{};
+  time_point arrival{};  // or, when counter_stamped, the raw counter_arrivals count in its ticks
   time_point deadline = time_point::max();
   batching_key key = 0;
   priority_level priority = priority_levels::normal;
   std::uint8_t submitter = 0;  // the submitting thread's ordinal modulo submitter_groups (see for_each_by_submitter)
+  bool counter_stamped = false;
   Input input{};
   completion<Output> done;
 };
@@ -115,6 +117,7 @@ class batcher_core
     merged_starts_.reserve(capacity_ + 1);
     for (std::size_t i = capacity_; i-- > 0;) free_slab_.push_back(static_cast<std::uint32_t>(i));
     if constexpr (has_max_batch_size<Backend>) backend_cap_ = std::max<std::size_t>(1, backend_.max_batch_size());
+    if constexpr (counter_stamps) counter_arrivals::observe(Clock::now());  // the first batcher anchors calibration
   }
 
   batcher_core(const batcher_core&) = delete;
@@ -124,9 +127,9 @@ class batcher_core
 
   template <class Handler>
   void submit(input_type&& input, const request_options& options, Handler&& handler) {
-    const time_point now = Clock::now();
-    const time_point deadline = options.effective_deadline(now);
-    if (deadline <= now) return reject(std::forward<Handler>(handler), errc::deadline_expired);
+    const arrival_stamp arrival = stamp_arrival();
+    const auto [deadline, expired] = check_deadline(options, arrival);
+    if (expired) return reject(std::forward<Handler>(handler), errc::deadline_expired);
     if constexpr (validates_input<Backend>)
       if (!backend_.accepts(std::as_const(input)))
         return reject(std::forward<Handler>(handler), errc::invalid_argument);
@@ -135,7 +138,7 @@ class batcher_core
       undo_admission(1);
       return reject(std::forward<Handler>(handler), *refusal);
     }
-    request_type r = make_request(std::move(input), options, now, deadline, std::forward<Handler>(handler));
+    request_type r = make_request(std::move(input), options, arrival, deadline, std::forward<Handler>(handler));
     if (!queue_.try_push(std::move(r))) {
       undo_admission(1);
       return reject_request(r, errc::queue_full);
@@ -147,10 +150,10 @@ class batcher_core
   template <class MakeHandler, class RejectAll>
   void submit_many(std::vector<input_type>&& inputs, const request_options& options, MakeHandler&& make_handler,
                    RejectAll&& reject_all) {
-    const time_point now = Clock::now();
-    const time_point deadline = options.effective_deadline(now);
+    const arrival_stamp arrival = stamp_arrival();
+    const auto [deadline, expired] = check_deadline(options, arrival);
     const std::size_t n = inputs.size();
-    if (deadline <= now) return reject_all(errc::deadline_expired, n);
+    if (expired) return reject_all(errc::deadline_expired, n);
     if constexpr (validates_input<Backend>)
       for (const input_type& input : inputs)
         if (!backend_.accepts(input)) return reject_all(errc::invalid_argument, n);  // all or nothing
@@ -160,7 +163,7 @@ class batcher_core
       return reject_all(*refusal, n);
     }
     for (std::size_t i = 0; i < n; ++i) {
-      request_type r = make_request(std::move(inputs[i]), options, now, deadline, make_handler(i));
+      request_type r = make_request(std::move(inputs[i]), options, arrival, deadline, make_handler(i));
       if (!queue_.try_push(std::move(r))) {
         // Only a queue policy breaking its capacity promise gets here; the request still completes once.
         undo_admission(1);
@@ -168,6 +171,35 @@ class batcher_core
       }
     }
     after_push((before & count_mask) + n, options.priority, deadline);
+  }
+
+  // A submission's arrival: the CPU counter's stamp once it is calibrated (counter_arrivals.hpp: cheaper than the
+  // clock, converted by the dispatcher), else the clock's time. Every request of a calibrated batcher is stamped the
+  // same way, so that one thread's requests keep their order whatever their options.
+  struct arrival_stamp {
+    time_point value;  // the clock's time, or the raw count in time_point's ticks when counter_stamped
+    bool counter_stamped;
+  };
+
+  static arrival_stamp stamp_arrival() noexcept {
+    if constexpr (counter_stamps)
+      if (counter_arrivals::calibrated())
+        return {time_point(duration(static_cast<duration::rep>(counter_arrivals::read()))), true};
+    return {Clock::now(), false};
+  }
+
+  // The request's deadline, and whether it has passed already. Only a request with a deadline or a timeout needs
+  // the clock's time; for a counter-stamped one that is a second read.
+  struct deadline_check {
+    time_point deadline;
+    bool expired;
+  };
+
+  static deadline_check check_deadline(const request_options& options, const arrival_stamp& arrival) noexcept {
+    if (!options.deadline && !options.timeout) return {time_point::max(), false};
+    const time_point now = arrival.counter_stamped ? Clock::now() : arrival.value;
+    const time_point deadline = options.effective_deadline(now);
+    return {deadline, deadline <= now};
   }
 
   // Posts a handler that completes at once with `error`, never inline (Asio's rule for initiating functions).
@@ -222,6 +254,9 @@ class batcher_core
   }
 
  private:
+  // Producers stamp plain arrivals with the CPU's counter (counter_arrivals.hpp) only where time is steady_clock's.
+  static constexpr bool counter_stamps =
+      counter_arrivals::supported && std::is_same_v<Clock, std::chrono::steady_clock>;
   static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
   static constexpr std::uint64_t count_mask = closed_bit - 1;
   static constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
@@ -286,12 +321,13 @@ class batcher_core
   }
 
   template <class Handler>
-  request_type make_request(input_type&& input, const request_options& options, time_point now,
+  request_type make_request(input_type&& input, const request_options& options, const arrival_stamp& arrival,
                             time_point deadline, Handler&& handler) {
     request_type r;
     r.input = std::move(input);
     r.done.emplace(std::forward<Handler>(handler), this, &weak_self, &notify_cancellation);
-    r.arrival = now;
+    r.arrival = arrival.value;
+    r.counter_stamped = arrival.counter_stamped;
     r.deadline = deadline;
     r.key = options.key;
     r.priority = options.priority;
@@ -420,6 +456,7 @@ class batcher_core
     drain_queue();
     for (;;) {
       const time_point now = Clock::now();
+      if constexpr (counter_stamps) counter_arrivals::observe(now);
       if (cancellations_.exchange(false, std::memory_order_acq_rel)) sweep_cancelled();
       if (closing_ == shutdown_mode::cancel) cancel_waiting();
       expire(now);
@@ -448,6 +485,7 @@ class batcher_core
       }
     }
     if (drained_.empty()) return 0;
+    if constexpr (counter_stamps) convert_counter_stamps();
     file_drained();
     counters_.accepted.add(drained_.size());
     return drained_.size();
@@ -482,11 +520,21 @@ class batcher_core
     batching_key key;
     std::uint32_t slot;
     priority_level priority;
+    bool counter_stamped;
   };
 
   void note_drained(std::uint32_t slot) {
     const request_type& r = slab_[slot];
-    drained_.push_back(drained_request{r.arrival, r.deadline, r.key, slot, r.priority});
+    drained_.push_back(drained_request{r.arrival, r.deadline, r.key, slot, r.priority, r.counter_stamped});
+  }
+
+  // Turns this drain's counter stamps into steady_clock arrivals, from one pair read after the last pop so that
+  // every stamp is older than it. (Only drained_ keeps the arrival: the slab's copy is never read again.)
+  void convert_counter_stamps() {
+    const counter_pair pair = counter_arrivals::read_pair();
+    for (drained_request& r : drained_)
+      if (r.counter_stamped)
+        r.arrival = pair.to_time(static_cast<std::uint64_t>(r.arrival.time_since_epoch().count()));
   }
 
   // Files drained requests in their lanes, oldest first.

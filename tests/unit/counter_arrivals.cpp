@@ -1,0 +1,130 @@
+// Arrival times from the CPU's counter (detail/counter_arrivals.hpp): the conversion, the calibration against
+// steady_clock, and a steady_clock batcher whose arrivals come from it — never before the submission, in submission
+// order whatever each request's options, and never flushed before max_delay.
+#include "test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <future>
+#include <thread>
+
+using namespace pbtest;
+using counter_arrivals = pb::detail::counter_arrivals;
+
+namespace {
+
+bool counter_usable() { return counter_arrivals::supported && counter_arrivals::invariant_counter(); }
+
+// Dispatchers calibrate as they run; a test that needs the scale drives the calibration itself (a second at most).
+void calibrate_or_skip() {
+  const auto give_up = std::chrono::steady_clock::now() + 2s;
+  while (counter_usable() && !counter_arrivals::calibrated() && std::chrono::steady_clock::now() < give_up) {
+    counter_arrivals::observe(std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(1ms);
+  }
+  if (counter_usable()) REQUIRE(counter_arrivals::calibrated());
+}
+
+struct arrival_observer {
+  std::vector<std::vector<pb::time_point>> arrivals;  // per batch, in batch order
+  std::vector<pb::time_point> dispatched;
+  std::vector<pb::flush_reason> reasons;
+  void on_batch(const pb::batch_record& r) {
+    arrivals.emplace_back(r.arrivals.begin(), r.arrivals.end());
+    dispatched.push_back(r.dispatched_at);
+    reasons.push_back(r.reason);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("A counter stamp becomes the pair's time less its scaled age, and never later than the pair",
+          "[counter_arrivals]") {
+  const pb::time_point t(10s);
+  const pb::detail::counter_pair pair{1'000'000, t, 0.5};
+  CHECK(pair.to_time(1'000'000) == t);
+  CHECK(pair.to_time(999'000) == t - 500ns);
+  CHECK(pair.to_time(0) == t - 500us);
+  CHECK(pair.to_time(1'000'400) == t);  // read after the pair (or the counter went back): not after the pair
+  const pb::detail::counter_pair after_wrap{5, t, 1.0};
+  CHECK(after_wrap.to_time(~std::uint64_t{0} - 4) == t - 10ns);  // a stamp from before the counter wrapped
+}
+
+TEST_CASE("The counter's scale is measured against steady_clock, and converted stamps are never early",
+          "[counter_arrivals]") {
+  if (!counter_usable()) {
+    for (int i = 0; i < 30; ++i) {
+      counter_arrivals::observe(std::chrono::steady_clock::now());
+      std::this_thread::sleep_for(1ms);
+    }
+    CHECK_FALSE(counter_arrivals::calibrated());  // producers keep reading steady_clock
+    return;
+  }
+  calibrate_or_skip();
+  const double scale = counter_arrivals::scale();
+  CHECK(scale > 0.01);  // a counter between 10 MHz and 100 GHz
+  CHECK(scale < 100.0);
+  // A preempted thread makes a conversion late, never early: every try must be on time or late, and one close.
+  bool close = false;
+  for (int attempt = 0; attempt < 10 && !close; ++attempt) {
+    const pb::time_point before = std::chrono::steady_clock::now();
+    const std::uint64_t stamp = counter_arrivals::read();
+    const pb::time_point after = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(2ms);
+    const pb::time_point converted = counter_arrivals::read_pair().to_time(stamp);
+    CHECK(converted >= before);
+    close = converted <= after + 20us;
+  }
+  CHECK(close);
+}
+
+TEST_CASE("A steady_clock batcher stamps arrivals by the counter: on time, in order, flushed no earlier than due",
+          "[counter_arrivals]") {
+  calibrate_or_skip();  // where the counter is unusable this checks the same of steady_clock arrivals
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  recording_backend backend;
+  constexpr auto max_delay = 3ms;
+  pb::Batcher<pb::queue::sharded_ring<>, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend,
+              std::chrono::steady_clock, arrival_observer>
+      b(io.get_executor(), backend, {.timeout = {.max_batch_size = 1000, .max_delay = max_delay}});
+
+  constexpr int n = 12;
+  std::vector<pb::time_point> before(n), after(n);
+  std::vector<std::future<std::tuple<std::error_code, int>>> results;
+  for (int i = 0; i < n; ++i) {
+    // Requests with a timeout read the clock for their deadline as well; their arrival still comes from the counter.
+    pb::request_options options;
+    if (i % 2 == 1) options.with_timeout(10s);
+    before[i] = std::chrono::steady_clock::now();
+    results.push_back(b.async_submit(item{i}, options, asio::use_future));
+    after[i] = std::chrono::steady_clock::now();
+  }
+  for (int i = 0; i < n; ++i) CHECK(std::get<1>(results[static_cast<std::size_t>(i)].get()) == i * 10);
+  b.shutdown();
+  guard.reset();
+  runner.join();
+
+  const std::vector<std::vector<int>> batches = backend.log->snapshot();
+  const arrival_observer& seen = b.observer();
+  REQUIRE(seen.arrivals.size() == batches.size());
+  int expected_id = 0;
+  for (std::size_t k = 0; k < batches.size(); ++k) {
+    REQUIRE(seen.arrivals[k].size() == batches[k].size());
+    CHECK(seen.reasons[k] == pb::flush_reason::delay);
+    // max_delay counts from the oldest request's real submission: the batch never leaves before that.
+    CHECK(seen.dispatched[k] >= before[static_cast<std::size_t>(batches[k].front())] + max_delay);
+    for (std::size_t j = 0; j < batches[k].size(); ++j) {
+      const int id = batches[k][j];
+      CHECK(id == expected_id++);  // one thread's requests keep their order, whichever way their time was read
+      const auto i = static_cast<std::size_t>(id);
+      CHECK(seen.arrivals[k][j] >= before[i]);
+      CHECK(seen.arrivals[k][j] <= after[i] + 1ms);  // late only by preemption, in this test
+    }
+  }
+  CHECK(expected_id == n);
+}
