@@ -7,7 +7,9 @@
 //   <variant>/dispatch_cost       one thread submits 4096 requests, then completes them: producer_ns and dispatcher_ns,
 //                                 each side's own work per request (powerbatch and ceiling_sharded_ring)
 //   <variant>/flush_timing        sparse single requests, max_delay 1 ms: how late after max_delay the backend starts
-//                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0)
+//                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0); for
+//                                 powerbatch_timer_lead_100us (config timer_lead = 100 µs) also the busy wait it
+//                                 costs (busy_wait_us_per_flush, busy_waited_share)
 //   powerbatch_default/idle       voluntary context switches of the executor's thread while idle for 2 s
 //
 // Variants: powerbatch_default (default_batcher: queue::sharded_ring) and powerbatch_<queue> for every other queue
@@ -808,7 +810,8 @@ void run_flush_timing(benchmark::State& state, std::atomic<std::int64_t>& starte
   state.counters["early_us_max"] = late.front() < 0 ? -late.front() : 0.0;  // flushed before max_delay (a bug)
 }
 
-void bm_powerbatch_flush_timing(benchmark::State& state) {
+// timer_lead: zero (the default), or how early the timer fires for the dispatcher to wait out the rest busily.
+void bm_powerbatch_flush_timing(benchmark::State& state, pb::duration timer_lead) {
   using backend_type = pb::backend::function<int, int, stamping_batch>;
   using batcher_type = pb::default_batcher<backend_type>;
   std::atomic<std::int64_t> started{0};
@@ -816,12 +819,19 @@ void bm_powerbatch_flush_timing(benchmark::State& state) {
   batcher_type::config cfg;
   cfg.timeout.max_batch_size = 1024;
   cfg.timeout.max_delay = max_delay;
+  cfg.timer_lead = timer_lead;
   {
     batcher_type batcher(io.context().get_executor(), backend_type(stamping_batch{&started}), cfg);
     run_flush_timing(state, started, [&batcher](int value, auto handler) {
       batcher.async_submit(value, pb::request_options{}, std::move(handler));
     });
     batcher.shutdown(pb::shutdown_mode::drain);
+    const pb::batcher_stats s = batcher.stats();
+    // The CPU the lead costs: busy-wait time per delay flush, and the share of flushes that waited busily.
+    const double flushes = static_cast<double>(std::max<std::uint64_t>(1, s.batches));
+    state.counters["busy_wait_us_per_flush"] =
+        std::chrono::duration<double, std::micro>(s.busy_wait_time).count() / flushes;
+    state.counters["busy_waited_share"] = static_cast<double>(s.busy_waits) / flushes;
   }
 }
 
@@ -939,7 +949,12 @@ void register_all() {
   hot("reference_mutex_condvar_batch_swap/hot_path_1producer", bm_reference_hot_path<reference_batch_swap>, 1);
   hot("powerbatch_boost_spsc/hot_path_1producer", bm_powerbatch_hot_path<queue_batcher<pb::queue::boost_spsc>>, 1);
 
-  benchmark::RegisterBenchmark("powerbatch_default/flush_timing", bm_powerbatch_flush_timing)
+  benchmark::RegisterBenchmark("powerbatch_default/flush_timing", bm_powerbatch_flush_timing, pb::duration::zero())
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("powerbatch_timer_lead_100us/flush_timing", bm_powerbatch_flush_timing,
+                               pb::duration(std::chrono::microseconds(100)))
       ->Iterations(1)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);

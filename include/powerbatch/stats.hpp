@@ -47,6 +47,8 @@ struct batcher_stats {
   std::uint64_t timers_armed = 0;
 
   std::chrono::nanoseconds busy_time{};  // time spent in the backend, all batches together
+  std::uint64_t busy_waits = 0;               // timed decisions waited for busily (config timer_lead)
+  std::chrono::nanoseconds busy_wait_time{};  // the dispatcher's thread spent that long awake in them
   std::uint64_t in_flight = 0;           // batches running now
   std::uint64_t pending = 0;             // admitted requests not yet dispatched or finished
 
@@ -86,7 +88,7 @@ struct batcher_counters {
   std::array<counter, flush_reason_count> flushes;
   std::array<counter, batch_size_buckets> sizes;
   counter dispatcher_wakeups, thread_wakeups, wakeups_posted, timer_fires, timers_armed;
-  counter busy_ns;
+  counter busy_ns, busy_waits, busy_wait_ns;
   std::atomic<std::int64_t> in_flight{0};
 
   void record_batch(std::size_t size, flush_reason reason) noexcept {
@@ -115,6 +117,8 @@ struct batcher_counters {
     s.wakeups_posted = wakeups_posted.load();
     s.timer_fires = timer_fires.load();
     s.timers_armed = timers_armed.load();
+    s.busy_waits = busy_waits.load();
+    s.busy_wait_time = std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(busy_wait_ns.load()));
     const auto running = in_flight.load(std::memory_order_relaxed);
     s.in_flight = running > 0 ? static_cast<std::uint64_t>(running) : 0;
     s.pending = pending;

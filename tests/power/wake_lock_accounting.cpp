@@ -119,6 +119,20 @@ TEST_CASE("The account turns stats into wake-ups per request and model joules, a
   CHECK(d.completed == 100);
   CHECK(d.thread_wakeups == 10);
   CHECK(d.busy_time == std::chrono::milliseconds(5));
+
+  // The dispatcher's busy waits (config timer_lead) are charged like backend work: + 0.02 s x 10 W.
+  pb::batcher_stats spinning = s;
+  spinning.busy_waits = 4;
+  spinning.busy_wait_time = std::chrono::milliseconds(20);
+  const pw::power_account with_waits = pw::account(spinning, 10s, model, true);
+  CHECK(with_waits.busy_waiting == std::chrono::milliseconds(20));
+  CHECK(with_waits.energy.joules == Approx(0.9 + 9.93 * 2.0));
+  pb::batcher_stats spun_more = spinning;
+  spun_more.busy_waits += 1;
+  spun_more.busy_wait_time += std::chrono::milliseconds(3);
+  const pb::batcher_stats spun = pw::stats_between(spinning, spun_more);
+  CHECK(spun.busy_waits == 1);
+  CHECK(spun.busy_wait_time == std::chrono::milliseconds(3));
 }
 
 TEST_CASE("energy_meter measures with RAPL counters (wraparound included) and falls back to the model",

@@ -462,7 +462,7 @@ class batcher_core
       expire(now);
       const std::size_t needed = decide_all(now, next_look);
       const bool arrived = publish_and_recheck(needed, next_look);
-      if (!arrived && !std::exchange(decide_again_, false)) break;
+      if (!arrived && !std::exchange(decide_again_, false) && !wait_until_due(next_look)) break;
     }
     arm_timer(next_look);
     finish_shutdown_if_done();
@@ -908,6 +908,34 @@ class batcher_core
     return false;
   }
 
+  // With a timer_lead, a decision due within it is waited for here, busily, instead of by a timer wake-up that would
+  // come late. Returns true if it waited (the caller decides again, now on time).
+  bool wait_until_due(time_point due) {
+    if constexpr (virtual_clock<Clock>) {
+      return false;
+    } else {
+      if (config_.timer_lead <= duration::zero() || due == time_point::max()) return false;
+      time_point now = Clock::now();
+      if (due <= now || due - now > config_.timer_lead) return false;  // due already: the caller's timer fires now
+      const time_point started = now;
+      do {
+        cpu_relax();
+        now = Clock::now();
+      } while (now < due);
+      counters_.busy_waits.add();
+      counters_.busy_wait_ns.add(static_cast<std::uint64_t>(std::chrono::nanoseconds(now - started).count()));
+      return true;
+    }
+  }
+
+  static void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+
   void arm_timer(time_point at) {
     if (at == time_point::max()) {
       if (timer_armed_) {
@@ -918,7 +946,10 @@ class batcher_core
       return;
     }
     if (timer_armed_ && armed_at_ == at) return;
-    timer_.expires_at(at);
+    if constexpr (virtual_clock<Clock>)
+      timer_.expires_at(at);
+    else
+      timer_.expires_at(config_.timer_lead > duration::zero() ? at - config_.timer_lead : at);
     timer_armed_ = true;
     armed_at_ = at;
     counters_.timers_armed.add();

@@ -37,6 +37,7 @@ struct power_account {
   std::uint64_t timers_armed = 0;
   std::uint64_t batches = 0;
   std::chrono::nanoseconds busy{};      // time in the backend
+  std::chrono::nanoseconds busy_waiting{};  // the dispatcher's busy waits for timed decisions (config timer_lead)
   duration interval{};                  // wall time the account covers
   std::uint64_t wake_cycles_saved = 0;  // requests - wakeups (seed 000)
   energy_estimate energy{0.0, energy_estimate::method::model};  // over the interval
@@ -71,6 +72,8 @@ inline batcher_stats stats_between(const batcher_stats& before, const batcher_st
   d.timer_fires -= before.timer_fires;
   d.wakeups_posted -= before.wakeups_posted;
   d.busy_time -= before.busy_time;
+  d.busy_waits -= before.busy_waits;
+  d.busy_wait_time -= before.busy_wait_time;
   return d;
 }
 
@@ -84,11 +87,13 @@ inline power_account account(const batcher_stats& s, duration interval,
   a.timers_armed = s.timers_armed;
   a.batches = s.batches;
   a.busy = s.busy_time;
+  a.busy_waiting = s.busy_wait_time;
   a.interval = interval;
   a.wake_cycles_saved = s.wake_cycles_saved();
-  const duration idle = include_idle ? std::max(duration::zero(), interval - std::chrono::duration_cast<duration>(s.busy_time))
+  const auto active = a.busy + a.busy_waiting;  // a busy wait burns like work
+  const duration idle = include_idle ? std::max(duration::zero(), interval - std::chrono::duration_cast<duration>(active))
                                      : duration::zero();
-  a.energy = estimate_energy(model, a.wakeups, a.busy, idle);
+  a.energy = estimate_energy(model, a.wakeups, active, idle);
   a.energy_source = model.source;
   return a;
 }
