@@ -1,10 +1,10 @@
 // Arrival times from the CPU's time-stamp counter, for batchers that run on std::chrono::steady_clock.
 //
 // Every request carries its arrival time: max_delay counts from the oldest one. Reading steady_clock costs a
-// producer 20-30 ns (the vDSO reads the counter, then a seqlock and a scale; more under some hypervisors), about a
-// third of a whole submit on the hot path. Reading the x86 invariant TSC costs about 10 ns. So a producer that
-// needs no other time (no deadline, no timeout) stores the raw count, and the dispatcher turns it into
-// steady_clock time when it drains the request, from one (count, time) pair it reads per drain:
+// producer 20-40 ns (the vDSO reads the counter, then a seqlock and a scale), a third to a half of a whole submit on
+// the hot path. Reading the x86 invariant TSC costs 10-20 ns. So producers store the raw count (a request with a
+// deadline or timeout still reads the clock for it), and the dispatcher turns the count into steady_clock time when
+// it drains the request, from one (count, time) pair it reads per drain:
 //
 //     arrival = pair.time + (stamp - pair.count) * scale
 //
@@ -28,9 +28,9 @@
 #include <powerbatch/clock.hpp>
 #include <powerbatch/config.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <mutex>
