@@ -125,7 +125,8 @@ class counter_arrivals {
   static bool invariant_counter() noexcept {
 #if POWERBATCH_COUNTER_ARRIVALS
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000007u) return false;
+    // clang declares __get_cpuid_max as returning int, gcc as unsigned.
+    if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000007u) return false;
     if (!__get_cpuid(0x80000007u, &eax, &ebx, &ecx, &edx)) return false;
     return (edx & (1u << 8)) != 0;
 #else
