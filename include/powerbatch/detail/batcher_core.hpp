@@ -480,7 +480,7 @@ class batcher_core
       }
     } else {
       while (!free_slab_.empty() && queue_.try_pop(slab_[free_slab_.back()])) {
-        note_drained(free_slab_.back());
+        note_drained(free_slab_.back(), slab_[free_slab_.back()]);
         free_slab_.pop_back();
       }
     }
@@ -506,8 +506,8 @@ class batcher_core
       POWERBATCH_ASSERT(!core->free_slab_.empty(), "admission count and slab size disagree");
       const std::uint32_t slot = core->free_slab_.back();
       core->free_slab_.pop_back();
+      core->note_drained(slot, r);  // from the popped request: the slab copy's fresh stores would stall the loads
       core->slab_[slot] = std::move(r);
-      core->note_drained(slot);
       return *this;
     }
   };
@@ -523,8 +523,7 @@ class batcher_core
     bool counter_stamped;
   };
 
-  void note_drained(std::uint32_t slot) {
-    const request_type& r = slab_[slot];
+  void note_drained(std::uint32_t slot, const request_type& r) {
     drained_.push_back(drained_request{r.arrival, r.deadline, r.key, slot, r.priority, r.counter_stamped});
   }
 
@@ -542,15 +541,14 @@ class batcher_core
     order_by_arrival();
     for (const drained_request& r : drained_) {
       lane& l = lane_for(r.key);
-      const pending_entry entry{r.slot, r.priority, r.arrival, r.deadline, next_sequence_++};
-      l.waiting.push(entry);
-      if (is_urgent(entry.priority)) {
+      l.waiting.push(pending_entry{r.slot, r.priority, r.arrival, r.deadline, next_sequence_++});
+      if (is_urgent(r.priority)) {
         ++l.urgent;
         drained_urgent_ = true;
       }
-      if (entry.priority >= priority_levels::low) ++l.deferrable;
-      if (entry.deadline < l.earliest_deadline) l.earliest_deadline = entry.deadline;
-      drained_earliest_deadline_ = std::min(drained_earliest_deadline_, entry.deadline);
+      if (r.priority >= priority_levels::low) ++l.deferrable;
+      if (r.deadline < l.earliest_deadline) l.earliest_deadline = r.deadline;
+      drained_earliest_deadline_ = std::min(drained_earliest_deadline_, r.deadline);
       ++waiting_;
     }
   }
