@@ -26,6 +26,18 @@ struct counting_callback {  // plain data
 };
 static_assert(std::is_trivially_copyable_v<counting_callback>);
 
+// Plain data wider than 16 bytes: moved by its move constructor, not as the first 16 bytes.
+struct wide_counting_callback {
+  int* calls;
+  int* last_value;
+  long long salt[4];
+  void operator()(std::error_code error, int value) const {
+    ++*calls;
+    *last_value = error ? -1 : value + static_cast<int>(salt[0] + salt[1] + salt[2] + salt[3]);
+  }
+};
+static_assert(std::is_trivially_copyable_v<wide_counting_callback> && sizeof(wide_counting_callback) > 16);
+
 struct owning_callback {  // owns a resource
   std::shared_ptr<int> calls;
   void operator()(std::error_code, int value) const { *calls += value; }
@@ -48,15 +60,27 @@ C move_around(C first) {
 
 TEST_CASE("completion: a trivially copyable callback survives moves and runs once", "[completion]") {
   int calls = 0, last_value = 0;
-  pb::detail::completion<int> c;
-  c.emplace(counting_callback{&calls, &last_value}, nullptr, nullptr, nullptr);
-  auto moved = move_around(std::move(c));
-  REQUIRE_FALSE(moved.empty());
-  CHECK(calls == 0);
-  moved.complete({}, 41, {}, nullptr);
+  SECTION("16 bytes") {
+    pb::detail::completion<int> c;
+    c.emplace(counting_callback{&calls, &last_value}, nullptr, nullptr, nullptr);
+    auto moved = move_around(std::move(c));
+    REQUIRE_FALSE(moved.empty());
+    CHECK(calls == 0);
+    moved.complete({}, 41, {}, nullptr);
+    CHECK(last_value == 41);
+    CHECK(moved.empty());
+  }
+  SECTION("48 bytes") {
+    pb::detail::completion<int> c;
+    c.emplace(wide_counting_callback{&calls, &last_value, {1, 20, 300, 4000}}, nullptr, nullptr, nullptr);
+    auto moved = move_around(std::move(c));
+    REQUIRE_FALSE(moved.empty());
+    CHECK(calls == 0);
+    moved.complete({}, 41, {}, nullptr);
+    CHECK(last_value == 41 + 4321);  // every byte of the callback arrived
+    CHECK(moved.empty());
+  }
   CHECK(calls == 1);
-  CHECK(last_value == 41);
-  CHECK(moved.empty());
 }
 
 TEST_CASE("completion: a callback that owns a resource survives moves, runs once and is destroyed once",
