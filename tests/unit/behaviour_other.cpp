@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <mutex>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 using namespace pbtest;
@@ -46,16 +47,50 @@ struct newest_first_queue {
   };
 };
 
+// A queue policy that hands out the requests pushed at even positions, then those at odd ones: a drain is two
+// interleaved runs, as two producers' rings give, which the dispatcher merges while it files them.
+struct evens_then_odds_queue {
+  template <class T>
+  class queue {
+   public:
+    explicit queue(std::size_t capacity) { items_.reserve(capacity); }
+    bool try_push(T&& element) {
+      std::lock_guard lock(mutex_);
+      if (items_.size() == items_.capacity()) return false;
+      items_.push_back(std::move(element));
+      return true;
+    }
+    bool try_pop(T& out) {
+      std::lock_guard lock(mutex_);
+      std::size_t& next = next_even_ < items_.size() ? next_even_ : next_odd_;
+      if (next >= items_.size()) {  // all handed out: start over
+        items_.clear();
+        next_even_ = 0;
+        next_odd_ = 1;
+        return false;
+      }
+      out = std::move(items_[next]);
+      next += 2;
+      return true;
+    }
+
+   private:
+    std::mutex mutex_;
+    std::vector<T> items_;
+    std::size_t next_even_ = 0, next_odd_ = 1;
+  };
+};
+
 }  // namespace
 
-TEST_CASE("requests drained out of order still reach the backend oldest first", "[ordering]") {
+TEMPLATE_TEST_CASE("requests drained out of order still reach the backend oldest first", "[ordering]",
+                   newest_first_queue, evens_then_odds_queue) {
   using batcher_type =
-      pb::Batcher<newest_first_queue, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend,
-                  pb::manual_clock>;
+      pb::Batcher<TestType, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend, pb::manual_clock>;
   for (int n : {1, 2, 3, 7, 8, 9, 16, 17, 100}) {
     CAPTURE(n);
     manual_loop loop;
-    batcher_type::config cfg;
+    typename batcher_type::config cfg;
     cfg.timeout.max_batch_size = static_cast<std::size_t>(n);
     cfg.timeout.max_delay = 1h;
     recording_backend backend;
