@@ -20,10 +20,11 @@
 // moodycamel could move), ceiling_spsc_rings/hot_path (a ring per producer, 16-byte items, busy-polling consumer: the
 // most one consumer thread can take from these producers on this machine), ceiling_sharded_ring/hot_path
 // (powerbatch's own request, completion and queue with a busy-polling consumer that forms batches straight from the
-// queue: the most a batcher built from those parts could move), its two variants ceiling_sharded_ring_no_clock (the
-// request without its arrival time: what a free clock would allow) and ceiling_sharded_ring_bare_items (16-byte
-// items, no clock, in the same queue: what the request's weight costs), and floor_asio_steady_timer/flush_timing
-// (a bare 1 ms Asio timer armed from another thread: the wake-up latency any Asio-based batcher inherits).
+// queue: the most a batcher built from those parts could move; arrivals stamped as Batcher stamps them), its two
+// variants ceiling_sharded_ring_no_clock (the request without its arrival time: what a free stamp would allow) and
+// ceiling_sharded_ring_bare_items (16-byte items, no clock, in the same queue: what the request's weight costs), and
+// floor_asio_steady_timer/flush_timing (a bare 1 ms Asio timer armed from another thread: the wake-up latency any
+// Asio-based batcher inherits).
 //
 // Every batcher gets one thread to batch and to run the backend and callbacks: powerbatch an io_context run by one
 // thread, the reference its batching thread. Producers bound their requests in flight (a window of `window`
@@ -600,14 +601,32 @@ struct bare_item {
   count_completion done{nullptr};
 };
 
-// powerbatch's own parts without its dispatcher: the request Batcher::async_submit makes (with or without reading
-// the clock for its arrival time), queue::sharded_ring, and batches formed straight from the queue, with no
-// admission, wake-up, timer, lanes, priorities or ordering across producers. What a batcher built from these parts
-// could move if its dispatcher did nothing else.
-template <class Item, bool ReadClock>
+// How a ceiling's producer stamps the request's arrival: not at all, or as Batcher does (the CPU counter once
+// counter_arrivals is calibrated, else steady_clock).
+enum class arrival_stamps { none, as_batcher };
+
+// What a process's first batcher and its dispatchers do in their first 20 ms: calibrate the counter, so that a
+// ceiling without a batcher stamps as one would. (Bounded: a CPU without an invariant counter never calibrates.)
+void calibrate_counter_arrivals() {
+  using pb::detail::counter_arrivals;
+  for (int attempt = 0; attempt < 10 && !counter_arrivals::calibrated(); ++attempt) {
+    counter_arrivals::observe(bench_clock::now());
+    std::this_thread::sleep_for(counter_arrivals::calibration_span);
+  }
+}
+
+// powerbatch's own parts without its dispatcher: the request Batcher::async_submit makes (with or without its
+// arrival stamp), queue::sharded_ring, and batches formed straight from the queue, with no admission, wake-up,
+// timer, lanes, priorities or ordering across producers. What a batcher built from these parts could move if its
+// dispatcher did nothing else.
+template <class Item, arrival_stamps Stamps>
 class direct_batching {
  public:
   using completion_type = decltype(Item::done);
+
+  direct_batching() {
+    if constexpr (Stamps == arrival_stamps::as_batcher) calibrate_counter_arrivals();
+  }
 
   // The consumer's reusable batch.
   struct batch {
@@ -626,7 +645,15 @@ class direct_batching {
     if constexpr (std::is_same_v<Item, bare_item>) {
       r.done = done;
     } else {
-      if constexpr (ReadClock) r.arrival = bench_clock::now();
+      if constexpr (Stamps == arrival_stamps::as_batcher) {
+        if (pb::detail::counter_arrivals::calibrated()) {
+          r.arrival = bench_clock::time_point(
+              bench_clock::duration(static_cast<bench_clock::rep>(pb::detail::counter_arrivals::read())));
+          r.counter_stamped = true;
+        } else {
+          r.arrival = bench_clock::now();
+        }
+      }
       r.done.emplace(done, nullptr, nullptr, nullptr);
     }
     if (!queue_.try_push(std::move(r))) std::abort();  // holds both producers' windows: never full
@@ -670,7 +697,7 @@ class direct_batching {
   typename pb::queue::sharded_ring<>::template queue<Item> queue_{powerbatch_capacity};
 };
 
-using our_parts = direct_batching<pb::detail::request<int, int>, true>;
+using our_parts = direct_batching<pb::detail::request<int, int>, arrival_stamps::as_batcher>;
 
 // direct_batching with a consumer thread that busy-polls the queue (yielding when it is empty).
 template <class Parts>
@@ -935,8 +962,8 @@ void register_all() {
   hot("ceiling_spsc_rings/hot_path", bm_ceiling_spsc_hot_path, 2);
   hot("ceiling_sharded_ring/hot_path", bm_ceiling_sharded_ring_hot_path<our_parts>, 2);
   hot("ceiling_sharded_ring_no_clock/hot_path",
-      bm_ceiling_sharded_ring_hot_path<direct_batching<pb::detail::request<int, int>, false>>, 2);
-  hot("ceiling_sharded_ring_bare_items/hot_path", bm_ceiling_sharded_ring_hot_path<direct_batching<bare_item, false>>,
+      bm_ceiling_sharded_ring_hot_path<direct_batching<pb::detail::request<int, int>, arrival_stamps::none>>, 2);
+  hot("ceiling_sharded_ring_bare_items/hot_path", bm_ceiling_sharded_ring_hot_path<direct_batching<bare_item, arrival_stamps::none>>,
       2);
   benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost", bm_powerbatch_dispatch_cost)
       ->UseRealTime()
