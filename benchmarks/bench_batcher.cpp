@@ -40,12 +40,14 @@
 // Typical use: bench_batcher                       (the whole set, about 40 s; each hot path runs 1 s)
 //              bench_batcher --benchmark_filter=hot_path --benchmark_min_time=2 --benchmark_repetitions=3
 //              bench_batcher --benchmark_min_time=0.01   (smoke run, a few seconds)
+// The console output ends with each variant's ratio to its baseline, both from this run (ratio_report.hpp).
 #include <powerbatch/powerbatch.hpp>
 #include <powerbatch/queue/boost_lockfree.hpp>
 #include <powerbatch/queue/boost_spsc.hpp>
 #include <powerbatch/queue/moodycamel.hpp>
 #include <powerbatch/queue/mutex_deque.hpp>
 
+#include "ratio_report.hpp"
 #include "reference_mutex_condvar.hpp"
 
 #include <benchmark/benchmark.h>
@@ -963,8 +965,8 @@ void register_all() {
   hot("ceiling_sharded_ring/hot_path", bm_ceiling_sharded_ring_hot_path<our_parts>, 2);
   hot("ceiling_sharded_ring_no_clock/hot_path",
       bm_ceiling_sharded_ring_hot_path<direct_batching<pb::detail::request<int, int>, arrival_stamps::none>>, 2);
-  hot("ceiling_sharded_ring_bare_items/hot_path", bm_ceiling_sharded_ring_hot_path<direct_batching<bare_item, arrival_stamps::none>>,
-      2);
+  hot("ceiling_sharded_ring_bare_items/hot_path",
+      bm_ceiling_sharded_ring_hot_path<direct_batching<bare_item, arrival_stamps::none>>, 2);
   benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost", bm_powerbatch_dispatch_cost)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
@@ -1012,9 +1014,17 @@ int main(int argc, char** argv) {
   if (!has_min_time) args.push_back(default_min_time);
   int count = static_cast<int>(args.size());
   args.push_back(nullptr);
+  // The console output ends with each variant's ratio to its baseline, measured in this run.
+  std::vector<bench::ratio_rule> ratios{{"hot_path", "reference_mutex_condvar", "items_per_second"},
+                                        {"hot_path_1producer", "reference_mutex_condvar", "items_per_second"},
+                                        {"flush_timing", "reference_mutex_condvar", "late_us_p99"},
+                                        {"flush_timing", "floor_asio_steady_timer", "late_us_p99"},
+                                        {"dispatch_cost", "ceiling_sharded_ring", "dispatcher_ns"},
+                                        {"dispatch_cost", "ceiling_sharded_ring", "producer_ns"}};
+  const auto reporter = bench::make_ratio_reporter(count, args.data(), std::move(ratios));
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
-  benchmark::RunSpecifiedBenchmarks();
+  benchmark::RunSpecifiedBenchmarks(reporter.get());
   benchmark::Shutdown();
   return any_failed ? 1 : 0;
 }
