@@ -111,6 +111,43 @@ TEST_CASE("erase_if keeps the order of what stays", "[priority]") {
   CHECK(drain(c, t0()) == std::vector<std::uint32_t>{2, 4, 1, 5, 7});
 }
 
+TEMPLATE_TEST_CASE("pop_up_to gives what as many pop() calls would, across the rings' wrap-around", "[priority]",
+                   pb::priority::fifo, pb::priority::strict_levels<3>) {
+  using container = typename TestType::template container<pb::pending_entry>;
+  STATIC_REQUIRE(pb::bulk_poppable_priority_container<container>);
+  container bulk{{}}, single{{}};
+  std::uint32_t next_slot = 0;
+  auto push = [&](int n) {
+    for (int i = 0; i < n; ++i, ++next_slot) {
+      const auto level = static_cast<pb::priority_level>(next_slot * 7 % 4);
+      const auto e = entry(next_slot, level, std::chrono::microseconds(next_slot));
+      bulk.push(e);
+      single.push(e);
+    }
+  };
+  auto take = [&](std::size_t n) {
+    std::vector<pb::pending_entry> taken;
+    const std::size_t count = bulk.pop_up_to(n, t0(), taken);
+    std::vector<std::uint32_t> from_bulk, from_single;
+    for (const pb::pending_entry& e : taken) from_bulk.push_back(e.slot);
+    while (from_single.size() < n && !single.empty()) from_single.push_back(single.pop(t0()).slot);
+    CHECK(count == taken.size());
+    CHECK(from_bulk == from_single);
+    CHECK(bulk.size() == single.size());
+  };
+  // The rings start at 16 entries: these pushes and pops move their heads round the end of the storage.
+  push(12);
+  take(10);
+  push(13);
+  take(0);
+  take(5);
+  push(3);
+  take(7);
+  push(9);
+  take(100);  // more than there are
+  CHECK(bulk.empty());
+}
+
 TEST_CASE("size_or_delay: size, then window from the oldest arrival, then deadline", "[timeout]") {
   pb::timeout::size_or_delay::state s{{8, 2ms, 100us}};
   CHECK(s.decide(view(8, 0us)).flush_count == 8);

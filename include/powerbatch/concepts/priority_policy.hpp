@@ -8,6 +8,9 @@
 //   4. c.pop(time_point now) -> pending_entry: removes and returns the next entry to dispatch (precondition !empty).
 //   5. c.oldest_arrival() -> time_point: the earliest arrival among waiting entries (precondition !empty).
 //   6. c.erase_if(pred, sink): removes every entry for which pred(entry) holds, calling sink(entry) for each.
+// Optional: c.pop_up_to(n, now, std::vector<pending_entry>& out) -> std::size_t appends up to n entries in the order
+// n calls of pop(now) would give them and returns how many; the dispatcher then takes a batch's entries in one call
+// (bulk_poppable_priority_container).
 #pragma once
 
 #include <powerbatch/clock.hpp>
@@ -17,6 +20,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 POWERBATCH_BEGIN_NAMESPACE
 
@@ -38,6 +42,13 @@ concept priority_container = requires(C& c, const C& cc, const pending_entry& e,
   { cc.oldest_arrival() } -> std::same_as<time_point>;
   c.erase_if([](const pending_entry&) { return false; }, [](const pending_entry&) {});
 };
+
+// The optional bulk pop (see above).
+template <class C>
+concept bulk_poppable_priority_container =
+    requires(C& c, std::vector<pending_entry>& out, std::size_t n, time_point now) {
+      { c.pop_up_to(n, now, out) } -> std::convertible_to<std::size_t>;
+    };
 
 template <class P>
 concept priority_policy = std::default_initializable<typename P::params> &&

@@ -814,10 +814,13 @@ class batcher_core
       // Take the entries first and prefetch their requests, so that the slab misses overlap (measured: the first
       // read of each request was most of launch()'s time once two producers' requests interleaved).
       launching_.clear();
-      for (std::size_t wanted = count - slot.inputs.size(); launching_.size() < wanted && !l.waiting.empty();) {
-        launching_.push_back(l.waiting.pop(now));
-        prefetch_object(&slab_[launching_.back().slot]);
+      const std::size_t wanted = count - slot.inputs.size();
+      if constexpr (bulk_poppable_priority_container<decltype(l.waiting)>) {
+        l.waiting.pop_up_to(wanted, now, launching_);
+      } else {
+        while (launching_.size() < wanted && !l.waiting.empty()) launching_.push_back(l.waiting.pop(now));
       }
+      for (const pending_entry& entry : launching_) prefetch_object(&slab_[entry.slot]);
       for (const pending_entry& entry : launching_) {
         request_type& r = slab_[entry.slot];
         if (entry.deadline <= now) {

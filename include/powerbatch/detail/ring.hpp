@@ -4,7 +4,9 @@
 
 #include <powerbatch/config.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -41,6 +43,20 @@ class ring {
     head_ = wrap(head_ + 1);
     --size_;
     return value;
+  }
+
+  // Appends the first n elements (n <= size()) to `out`, in order, and removes them: at most two contiguous
+  // copies instead of n pops.
+  template <class Out>
+  void pop_front_into(std::size_t n, Out& out) {
+    const auto base = storage_.begin();
+    const std::size_t before_end = std::min(n, storage_.size() - head_);
+    out.insert(out.end(), std::make_move_iterator(base + static_cast<std::ptrdiff_t>(head_)),
+               std::make_move_iterator(base + static_cast<std::ptrdiff_t>(head_ + before_end)));
+    out.insert(out.end(), std::make_move_iterator(base),
+               std::make_move_iterator(base + static_cast<std::ptrdiff_t>(n - before_end)));
+    head_ = n == 0 ? head_ : wrap(head_ + n);
+    size_ -= n;
   }
 
   // Removes, in order, every element for which pred holds, handing each to sink. Keeps the others' order.

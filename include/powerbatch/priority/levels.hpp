@@ -5,13 +5,15 @@
 //           flood of urgent work delays low priority by at most (level difference) x aging_step: nothing starves.
 // Priorities >= N are treated as level N-1.
 //
-// Models: PriorityPolicy. Defaults: N = 3 (high, normal, low); aging_step = 10 ms.
-// Complexity: O(1) push, O(N) pop and oldest_arrival, O(n) erase_if. Thread safety: dispatcher only.
+// Models: PriorityPolicy (strict_levels also the optional pop_up_to). Defaults: N = 3 (high, normal, low); aging_step = 10 ms.
+// Complexity: O(1) push, O(N) pop and oldest_arrival, O(n) erase_if; strict_levels also pops a batch's worth at
+// once (pop_up_to: O(N) plus the copies). Thread safety: dispatcher only.
 #pragma once
 
 #include <powerbatch/concepts/priority_policy.hpp>
 #include <powerbatch/detail/ring.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -58,6 +60,22 @@ class level_queues {
     return levels_[best].pop_front();
   }
 
+  // Strict levels only: up to n entries in the order pop() would give them (level by level, each in arrival
+  // order), appended to out.
+  template <class Out>
+  std::size_t pop_up_to(std::size_t n, Out& out)
+    requires(!Aging)
+  {
+    std::size_t taken = 0;
+    for (std::size_t level = 0; level < Levels && taken < n; ++level) {
+      const std::size_t k = std::min(n - taken, levels_[level].size());
+      levels_[level].pop_front_into(k, out);
+      taken += k;
+    }
+    size_ -= taken;
+    return taken;
+  }
+
   time_point oldest_arrival() const noexcept {
     time_point oldest = time_point::max();
     for (const auto& level : levels_)
@@ -94,6 +112,10 @@ struct strict_levels {
     std::size_t size() const noexcept { return queues_.size(); }
     bool empty() const noexcept { return queues_.empty(); }
     Entry pop(time_point now) { return queues_.pop(now, duration::max()); }
+    template <class Out>
+    std::size_t pop_up_to(std::size_t n, time_point, Out& out) {
+      return queues_.pop_up_to(n, out);
+    }
     time_point oldest_arrival() const noexcept { return queues_.oldest_arrival(); }
     template <class Pred, class Sink>
     void erase_if(Pred&& pred, Sink&& sink) {
