@@ -48,7 +48,7 @@ struct newest_first_queue {
 };
 
 // A queue policy that hands out the requests pushed at even positions, then those at odd ones: a drain is two
-// interleaved runs, as two producers' rings give, which the dispatcher merges while it files them.
+// interleaved runs, as two producers' rings give, which the dispatcher must merge by arrival.
 struct evens_then_odds_queue {
   template <class T>
   class queue {

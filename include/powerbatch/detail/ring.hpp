@@ -55,7 +55,7 @@ class ring {
                std::make_move_iterator(base + static_cast<std::ptrdiff_t>(head_ + before_end)));
     out.insert(out.end(), std::make_move_iterator(base),
                std::make_move_iterator(base + static_cast<std::ptrdiff_t>(n - before_end)));
-    head_ = n == 0 ? head_ : wrap(head_ + n);
+    head_ = wrap(head_ + n);
     size_ -= n;
   }
 

@@ -5,7 +5,8 @@
 //           flood of urgent work delays low priority by at most (level difference) x aging_step: nothing starves.
 // Priorities >= N are treated as level N-1.
 //
-// Models: PriorityPolicy (strict_levels also the optional pop_up_to). Defaults: N = 3 (high, normal, low); aging_step = 10 ms.
+// Models: PriorityPolicy (strict_levels also the optional pop_up_to). Defaults: N = 3 (high, normal, low);
+// aging_step = 10 ms.
 // Complexity: O(1) push, O(N) pop and oldest_arrival, O(n) erase_if; strict_levels also pops a batch's worth at
 // once (pop_up_to: O(N) plus the copies). Thread safety: dispatcher only.
 #pragma once
