@@ -12,6 +12,7 @@ POWERBATCH_BEGIN_NAMESPACE
 template <class Timeout, class Priority>
 struct batcher_config {
   // Requests admitted and not yet dispatched (queued or waiting); one more is refused with errc::queue_full.
+  // At most 2^30: a larger value makes the Batcher's constructor throw std::invalid_argument.
   std::size_t queue_capacity = 4096;
   // Batches running at once; further batches wait on the dispatcher (backpressure towards the queue).
   std::size_t max_in_flight = 2;

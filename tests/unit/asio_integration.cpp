@@ -130,8 +130,9 @@ TEST_CASE("dispatch on one executor, backend on a thread pool, completions back 
 
 TEST_CASE("a batch reaches the backend in arrival order and completes submitter by submitter", "[asio]") {
   // Two threads take turns submitting, so their requests interleave in one batch. The backend must see them in
-  // arrival order; completions come one submitting thread after the other (each in arrival order), unless the two
-  // threads share a submitter group, and then in arrival order.
+  // arrival order (admission order, never the two CPUs' counter stamps, which may disagree); completions come one
+  // submitting thread after the other (each in arrival order), unless the two threads share a submitter group, and
+  // then in arrival order.
   constexpr int per_thread = 8;
   std::vector<int> backend_saw;
   auto backend = pb::backend::from_function<int, int>([&](std::span<int> in, std::span<int> out) {
@@ -206,6 +207,14 @@ TEST_CASE("a whole batch is admitted all or nothing", "[asio][backpressure]") {
   CHECK(fits.ok());
   CHECK(b.stats().queue_full == 9);
   b.shutdown();
+}
+
+TEST_CASE("a queue_capacity beyond 2^30 is refused when the batcher is built", "[asio][backpressure]") {
+  pb::runner run(1);
+  auto cfg = quick_config();
+  cfg.queue_capacity = (std::size_t{1} << 30) + 1;
+  CHECK_THROWS_WITH(real_batcher(run.get_executor(), doubler(), cfg),
+                    Catch::Matchers::Contains("queue_capacity 1073741825 exceeds the limit of 1073741824"));
 }
 
 TEST_CASE("a backend's exception message reaches blocking callers", "[asio][errors]") {

@@ -109,6 +109,49 @@ TEMPLATE_TEST_CASE("requests drained out of order still reach the backend oldest
   }
 }
 
+namespace {
+
+struct arrivals_observer {
+  std::vector<std::vector<pb::time_point>> arrivals;  // per batch, in batch order
+  void on_batch(const pb::batch_record& r) { arrivals.emplace_back(r.arrivals.begin(), r.arrivals.end()); }
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("arrival order is admission order, even where the arrival stamps disagree", "[ordering]",
+                   pb::queue::mutex_deque, newest_first_queue, evens_then_odds_queue) {
+  // Stamps from two CPUs' counters, or one taken just before another thread's admission, can run backwards by
+  // nanoseconds. Here the clock runs backwards outright: the batch still keeps the order of submission, and each
+  // request's time is moved up to the latest before it (late, never early).
+  using batcher_type = pb::Batcher<TestType, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend,
+                                   pb::manual_clock, arrivals_observer>;
+  constexpr int n = 9;
+  manual_loop loop;
+  typename batcher_type::config cfg;
+  cfg.timeout.max_batch_size = n;
+  cfg.timeout.max_delay = 1h;
+  recording_backend backend;
+  batcher_type b(loop.context.get_executor(), backend, cfg);
+  const pb::time_point start = pb::manual_clock::now();
+  std::vector<pb::time_point> expected_arrivals;
+  for (int id = 0; id < n; ++id) {
+    // Stamps 40, 30, 20, 10 µs, then forwards again: 50, 60, ...
+    const auto stamp = start + (id < 4 ? std::chrono::microseconds(40 - 10 * id) : std::chrono::microseconds(10 * id));
+    pb::manual_clock::set(stamp);
+    b.async_submit(item{id}, loop.recorder(id));
+    expected_arrivals.push_back(id < 4 ? start + 40us : stamp);
+  }
+  loop.settle();
+  const auto batches = backend.log->snapshot();
+  REQUIRE(batches.size() == 1);
+  std::vector<int> submitted(n);
+  for (int id = 0; id < n; ++id) submitted[static_cast<std::size_t>(id)] = id;
+  CHECK(batches[0] == submitted);
+  REQUIRE(b.observer().arrivals.size() == 1);
+  CHECK(b.observer().arrivals[0] == expected_arrivals);
+  CHECK(loop.results.size() == static_cast<std::size_t>(n));
+}
+
 TEST_CASE("urgent_priority chooses the levels that flush at once; high_priority_flushes = false turns it off",
           "[priority]") {
   using batcher_type = pb::Batcher<pb::queue::mutex_deque, pb::timeout::size_or_delay, pb::priority::strict_levels<4>,

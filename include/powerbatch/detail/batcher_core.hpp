@@ -2,7 +2,8 @@
 //
 // Threads and ownership:
 //  - Producers (any thread) reserve a place in `admitted_`, push the request into the Queue policy and post at
-//    most one wake-up to the dispatcher, only when their arrival can change a decision.
+//    most one wake-up to the dispatcher, only when their arrival can change a decision. The same atomic add numbers
+//    the request: arrival order is admission order, which agrees with every happens-before between submissions.
 //  - The dispatcher runs as handlers on the user's executor, one at a time (enter_dispatcher() serialises them
 //    with one atomic word, like a strand that never allocates). It alone touches lanes, the slab of waiting
 //    requests, the Priority containers, the Timeout states and the timer, so none of those need locks.
@@ -49,6 +50,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -65,6 +67,14 @@ namespace detail {
 // Requests are told apart by submitting thread modulo this many (request::submitter, for_each_by_submitter).
 inline constexpr unsigned submitter_groups = 16;
 
+// A request's place in admission order. It wraps; two numbers compare by their distance (admitted_before), which
+// is right while fewer than 2^31 admissions separate them: requests drained together are far closer than that.
+using admission_number = std::uint32_t;
+
+constexpr bool admitted_before(admission_number a, admission_number b) noexcept {
+  return static_cast<std::int32_t>(a - b) < 0;
+}
+
 // The fields the dispatcher reads first lead, and a small input and a small handler follow them: for an int input
 // and a pointer-sized callback the whole request sits in the queue slot's first cache line.
 template <class Input, class Output>
@@ -72,6 +82,7 @@ struct request {
   time_point arrival{};  // or, when counter_stamped, the raw counter_arrivals count in its ticks
   time_point deadline = time_point::max();
   batching_key key = 0;
+  admission_number admitted = 0;  // its place in arrival order (see batcher_core::admitted_)
   priority_level priority = priority_levels::normal;
   std::uint8_t submitter = 0;  // the submitting thread's ordinal modulo submitter_groups (see for_each_by_submitter)
   bool counter_stamped = false;
@@ -101,7 +112,7 @@ class batcher_core
 
   batcher_core(executor_type dispatch_executor, executor_type compute_executor, Backend backend, config_type cfg)
       : config_(std::move(cfg)),
-        capacity_(std::max<std::size_t>(1, config_.queue_capacity)),
+        capacity_(checked_capacity(config_.queue_capacity)),
         queue_(capacity_),
         default_executor_(std::move(dispatch_executor)),
         compute_executor_(std::move(compute_executor)),
@@ -120,6 +131,13 @@ class batcher_core
     if constexpr (counter_stamps) counter_arrivals::observe(Clock::now());  // the first batcher anchors calibration
   }
 
+  static std::size_t checked_capacity(std::size_t requested) {
+    if (requested > max_queue_capacity)
+      throw std::invalid_argument("powerbatch: queue_capacity " + std::to_string(requested) + " exceeds the limit of " +
+                                  std::to_string(max_queue_capacity));
+    return std::max<std::size_t>(1, requested);
+  }
+
   batcher_core(const batcher_core&) = delete;
   batcher_core& operator=(const batcher_core&) = delete;
 
@@ -133,12 +151,13 @@ class batcher_core
     if constexpr (validates_input<Backend>)
       if (!backend_.accepts(std::as_const(input)))
         return reject(std::forward<Handler>(handler), errc::invalid_argument);
-    const std::uint64_t before = admitted_.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint64_t before = admitted_.fetch_add(admission(1), std::memory_order_seq_cst);
     if (const auto refusal = admission_refusal(before, 1)) {
       undo_admission(1);
       return reject(std::forward<Handler>(handler), *refusal);
     }
-    request_type r = make_request(std::move(input), options, arrival, deadline, std::forward<Handler>(handler));
+    request_type r = make_request(std::move(input), options, arrival, deadline, admission_number_of(before),
+                                  std::forward<Handler>(handler));
     if (!queue_.try_push(std::move(r))) {
       undo_admission(1);
       return reject_request(r, errc::queue_full);
@@ -157,13 +176,15 @@ class batcher_core
     if constexpr (validates_input<Backend>)
       for (const input_type& input : inputs)
         if (!backend_.accepts(input)) return reject_all(errc::invalid_argument, n);  // all or nothing
-    const std::uint64_t before = admitted_.fetch_add(n, std::memory_order_seq_cst);
+    if (n > max_queue_capacity) return reject_all(errc::queue_full, n);  // more than fits admission(n)'s fields
+    const std::uint64_t before = admitted_.fetch_add(admission(n), std::memory_order_seq_cst);
     if (const auto refusal = admission_refusal(before, n)) {
       undo_admission(n);
       return reject_all(*refusal, n);
     }
     for (std::size_t i = 0; i < n; ++i) {
-      request_type r = make_request(std::move(inputs[i]), options, arrival, deadline, make_handler(i));
+      request_type r = make_request(std::move(inputs[i]), options, arrival, deadline,
+                                    static_cast<admission_number>(admission_number_of(before) + i), make_handler(i));
       if (!queue_.try_push(std::move(r))) {
         // Only a queue policy breaking its capacity promise gets here; the request still completes once.
         undo_admission(1);
@@ -257,8 +278,17 @@ class batcher_core
   // Producers stamp plain arrivals with the CPU's counter (counter_arrivals.hpp) only where time is steady_clock's.
   static constexpr bool counter_stamps =
       counter_arrivals::supported && std::is_same_v<Clock, std::chrono::steady_clock>;
-  static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
+  // admitted_'s fields: the admission count (admission numbers) | closed_bit | requests admitted and not yet left.
+  static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 31;
   static constexpr std::uint64_t count_mask = closed_bit - 1;
+  static constexpr int admission_shift = 32;
+  // Adds n to the waiting count and to the admission count (the count wraps off the top, as the numbers do).
+  static constexpr std::uint64_t admission(std::size_t n) noexcept { return n | (std::uint64_t{n} << admission_shift); }
+  static constexpr admission_number admission_number_of(std::uint64_t admitted) noexcept {
+    return static_cast<admission_number>(admitted >> admission_shift);
+  }
+  // The waiting count's field must never carry into closed_bit: admission stops far below it.
+  static constexpr std::size_t max_queue_capacity = std::size_t{1} << 30;
   static constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
 
   struct lane {
@@ -322,7 +352,7 @@ class batcher_core
 
   template <class Handler>
   request_type make_request(input_type&& input, const request_options& options, const arrival_stamp& arrival,
-                            time_point deadline, Handler&& handler) {
+                            time_point deadline, admission_number admitted, Handler&& handler) {
     request_type r;
     r.input = std::move(input);
     r.done.emplace(std::forward<Handler>(handler), this, &weak_self, &notify_cancellation);
@@ -330,6 +360,7 @@ class batcher_core
     r.counter_stamped = arrival.counter_stamped;
     r.deadline = deadline;
     r.key = options.key;
+    r.admitted = admitted;
     r.priority = options.priority;
     r.submitter = static_cast<std::uint8_t>(this_thread_ordinal() % submitter_groups);
     return r;
@@ -519,12 +550,14 @@ class batcher_core
     time_point deadline;
     batching_key key;
     std::uint32_t slot;
+    admission_number admitted;
     priority_level priority;
     bool counter_stamped;
   };
 
   void note_drained(std::uint32_t slot, const request_type& r) {
-    drained_.push_back(drained_request{r.arrival, r.deadline, r.key, slot, r.priority, r.counter_stamped});
+    drained_.push_back(
+        drained_request{r.arrival, r.deadline, r.key, slot, r.admitted, r.priority, r.counter_stamped});
   }
 
   // Turns this drain's counter stamps into steady_clock arrivals, from one pair read after the last pop so that
@@ -536,10 +569,14 @@ class batcher_core
         r.arrival = pair.to_time(static_cast<std::uint64_t>(r.arrival.time_since_epoch().count()));
   }
 
-  // Files drained requests in their lanes, oldest first.
+  // Files drained requests in their lanes in arrival order. A request's time is no earlier than that of any request
+  // admitted before it: stamps taken on two CPUs, or one taken just before another thread's admission, can be out
+  // of step by nanoseconds, and lanes keep their times in order. (Late, never early: max_delay is not cut short.)
   void file_drained() {
     order_by_arrival();
-    for (const drained_request& r : drained_) {
+    time_point latest = time_point::min();
+    for (drained_request& r : drained_) {
+      latest = r.arrival = std::max(latest, r.arrival);
       lane& l = lane_for(r.key);
       l.waiting.push(pending_entry{r.slot, r.priority, r.arrival, r.deadline, next_sequence_++});
       if (is_urgent(r.priority)) {
@@ -555,8 +592,11 @@ class batcher_core
 
   // A per-producer queue drains producer by producer: drained_ is a few runs, each already in arrival order.
   // Merging them pairwise is linear for the usual two or three runs, and the buffers are reused (no allocation).
+  // Arrival order is admission order, not the stamps' times: see admitted_.
   void order_by_arrival() {
-    auto older = [](const drained_request& a, const drained_request& b) { return a.arrival < b.arrival; };
+    auto older = [](const drained_request& a, const drained_request& b) {
+      return admitted_before(a.admitted, b.admitted);
+    };
     const std::size_t n = drained_.size();
     run_starts_.clear();
     run_starts_.push_back(0);
@@ -1066,7 +1106,7 @@ class batcher_core
   const unsigned urgent_below_ = config_.high_priority_flushes ? config_.urgent_priority + 1u : 0u;
 
   // Written by producers on every request; kept apart from each other and from dispatcher-only state.
-  alignas(POWERBATCH_CACHE_LINE) std::atomic<std::uint64_t> admitted_{0};  // admitted, not yet left | closed_bit
+  alignas(POWERBATCH_CACHE_LINE) std::atomic<std::uint64_t> admitted_{0};  // see closed_bit's comment
   std::atomic<std::uint64_t> attention_{0};  // pushes of urgent or deadline-carrying requests (after_push)
   alignas(POWERBATCH_CACHE_LINE) std::atomic<std::uint64_t> wake_threshold_{1};
   std::atomic<duration::rep> next_look_{std::numeric_limits<duration::rep>::max()};
