@@ -90,6 +90,22 @@ struct request {
   completion<Output> done;
 };
 
+// What a request keeps while it waits in the dispatcher's slab: what its batch takes. Its arrival, deadline, key
+// and priority were copied out when it was drained (batcher_core::drained_request) and are not read again.
+template <class Input, class Output>
+struct parked_request {
+  Input input{};
+  completion<Output> done;
+  std::uint8_t submitter = 0;
+
+  parked_request& operator=(request<Input, Output>&& r) noexcept(std::is_nothrow_move_assignable_v<Input>) {
+    input = std::move(r.input);
+    done = std::move(r.done);
+    submitter = r.submitter;
+    return *this;
+  }
+};
+
 // True when the calling thread is one that runs `ex` (so blocking on work queued to `ex` could deadlock).
 inline bool runs_in_this_thread(const boost::asio::any_io_executor& ex) {
   namespace asio = boost::asio;
@@ -109,6 +125,7 @@ class batcher_core
   using executor_type = boost::asio::any_io_executor;
   using config_type = batcher_config<Timeout, Priority>;
   using request_type = request<input_type, output_type>;
+  using parked_type = parked_request<input_type, output_type>;
 
   batcher_core(executor_type dispatch_executor, executor_type compute_executor, Backend backend, config_type cfg)
       : config_(std::move(cfg)),
@@ -510,8 +527,10 @@ class batcher_core
       while (queue_.try_pop_bulk(slab_inserter{this}, free_slab_.size()) > 0) {
       }
     } else {
-      while (!free_slab_.empty() && queue_.try_pop(slab_[free_slab_.back()])) {
-        note_drained(free_slab_.back(), slab_[free_slab_.back()]);
+      request_type r;
+      while (!free_slab_.empty() && queue_.try_pop(r)) {
+        note_drained(free_slab_.back(), r);
+        slab_[free_slab_.back()] = std::move(r);
         free_slab_.pop_back();
       }
     }
@@ -656,7 +675,7 @@ class batcher_core
   // Completes a waiting request that will not reach the backend. The dispatcher runs on the default
   // executor, so handlers without an executor of their own are invoked inline.
   void finish_waiting(const pending_entry& entry, errc error) {
-    request_type& r = slab_[entry.slot];
+    parked_type& r = slab_[entry.slot];
     count_error(error);
     r.done.complete(error, output_type{}, {}, nullptr);
     r.input = input_type{};
@@ -862,7 +881,7 @@ class batcher_core
       }
       for (const pending_entry& entry : launching_) prefetch_object(&slab_[entry.slot]);
       for (const pending_entry& entry : launching_) {
-        request_type& r = slab_[entry.slot];
+        parked_type& r = slab_[entry.slot];
         if (entry.deadline <= now) {
           finish_waiting(entry, errc::deadline_expired);
           continue;
@@ -1129,7 +1148,7 @@ class batcher_core
   std::size_t backend_cap_ = unlimited;
 
   // Dispatcher-only.
-  std::vector<request_type> slab_;
+  std::vector<parked_type> slab_;
   std::vector<std::uint32_t> free_slab_;
   std::vector<drained_request> drained_;  // what the current drain put in the slab
   std::vector<drained_request> merge_buffer_;
