@@ -1,6 +1,8 @@
 // Priority and Timeout policies on their own, and the learning policies inside a batcher on the manual clock.
 #include "test_support.hpp"
 
+#include <powerbatch/detail/waiting_deadlines.hpp>
+
 #include <catch2/catch.hpp>
 
 using namespace pbtest;
@@ -258,4 +260,44 @@ TEST_CASE("latency_target inside a batcher learns the backend's cost on the manu
   const auto& late = batches[batches.size() - 3];
   CHECK(late.size() >= 20);
   CHECK(late.size() <= 90);
+}
+
+TEST_CASE("waiting_deadlines: the earliest deadline still waiting, however requests leave", "[deadline]") {
+  pb::detail::waiting_deadlines heap;
+  std::vector<std::uint64_t> filed(64, pb::detail::waiting_deadlines::no_entry);
+  std::uint64_t sequence = 0;
+  auto at = [](int ms) { return t0() + std::chrono::milliseconds(ms); };
+  CHECK(heap.earliest(filed) == pb::time_point::max());
+
+  // Filed out of order; the earliest leaves first, then one from the middle, then the rest.
+  const int deadlines[] = {30, 10, 20, 40};
+  for (std::uint32_t slot = 0; slot < 4; ++slot) heap.add(at(deadlines[slot]), slot, sequence++, filed);
+  CHECK(heap.earliest(filed) == at(10));
+  heap.remove(1, filed);
+  CHECK(heap.earliest(filed) == at(20));
+  heap.remove(0, filed);  // not the earliest: it stays until the earliest goes
+  CHECK(heap.earliest(filed) == at(20));
+  heap.remove(2, filed);
+  CHECK(heap.earliest(filed) == at(40));
+
+  // A freed slot taken by a later request: the old mark for it is dead, whatever its deadline.
+  heap.add(at(50), 1, sequence++, filed);
+  CHECK(heap.earliest(filed) == at(40));
+  heap.remove(3, filed);
+  CHECK(heap.earliest(filed) == at(50));
+  heap.remove(1, filed);
+  CHECK(heap.live() == 0);
+  CHECK(heap.earliest(filed) == pb::time_point::max());
+  CHECK(heap.marks() == 0);
+
+  // Many departures of requests that never reach the top (the earliest stays): dead marks do not pile up.
+  heap.add(at(1), 0, sequence++, filed);
+  for (int round = 0; round < 1000; ++round) {
+    const auto slot = static_cast<std::uint32_t>(1 + round % 60);
+    heap.add(at(1000 + round), slot, sequence++, filed);
+    heap.remove(slot, filed);
+    CHECK(heap.marks() <= 2 * (heap.live() + 1) + 32);  // the rebuild bound, as it stood before this departure
+  }
+  CHECK(heap.live() == 1);
+  CHECK(heap.earliest(filed) == at(1));
 }

@@ -25,6 +25,7 @@
 #include <powerbatch/detail/prefetch.hpp>
 #include <powerbatch/detail/thread_ordinal.hpp>
 #include <powerbatch/detail/thread_sleeps.hpp>
+#include <powerbatch/detail/waiting_deadlines.hpp>
 #include <powerbatch/error.hpp>
 #include <powerbatch/request_options.hpp>
 #include <powerbatch/stats.hpp>
@@ -318,8 +319,7 @@ class batcher_core
     std::optional<typename Timeout::state> timeout;
     std::size_t urgent = 0;                           // waiting requests that ask for an immediate flush
     std::size_t deferrable = 0;                       // waiting requests with priority >= priority_levels::low
-    time_point earliest_deadline = time_point::max(); // exact unless deadline_stale
-    bool deadline_stale = false;
+    waiting_deadlines deadlines;                      // the earliest deadline among waiting requests
     std::uint64_t generation;                         // changes when the lane is reused for another key
   };
 
@@ -597,13 +597,14 @@ class batcher_core
     for (drained_request& r : drained_) {
       latest = r.arrival = std::max(latest, r.arrival);
       lane& l = lane_for(r.key);
-      l.waiting.push(pending_entry{r.slot, r.priority, r.arrival, r.deadline, next_sequence_++});
+      const std::uint64_t sequence = next_sequence_++;
+      l.waiting.push(pending_entry{r.slot, r.priority, r.arrival, r.deadline, sequence});
+      if (r.deadline != time_point::max()) l.deadlines.add(r.deadline, r.slot, sequence, filed_sequence_);
       if (is_urgent(r.priority)) {
         ++l.urgent;
         drained_urgent_ = true;
       }
       if (r.priority >= priority_levels::low) ++l.deferrable;
-      if (r.deadline < l.earliest_deadline) l.earliest_deadline = r.deadline;
       drained_earliest_deadline_ = std::min(drained_earliest_deadline_, r.deadline);
       ++waiting_;
     }
@@ -658,8 +659,7 @@ class batcher_core
       reusable->timeout.emplace(config_.timeout);
       reusable->urgent = 0;
       reusable->deferrable = 0;
-      reusable->earliest_deadline = time_point::max();
-      reusable->deadline_stale = false;
+      reusable->deadlines.clear();
       return *(last_lane_ = reusable);
     }
     lanes_.push_back(std::make_unique<lane>(key, config_, ++lane_generation_));
@@ -694,7 +694,7 @@ class batcher_core
   void release_lane_counts(lane& l, const pending_entry& entry) noexcept {
     if (is_urgent(entry.priority)) --l.urgent;
     if (entry.priority >= priority_levels::low) --l.deferrable;
-    if (entry.deadline != time_point::max() && entry.deadline == l.earliest_deadline) l.deadline_stale = true;
+    if (entry.deadline != time_point::max()) l.deadlines.remove(entry.slot, filed_sequence_);
   }
 
   void count_error(errc error, std::size_t n = 1) noexcept {
@@ -730,20 +730,7 @@ class batcher_core
     for (auto& l : lanes_) erase_waiting(*l, [](const pending_entry&) { return true; }, errc::shutting_down);
   }
 
-  time_point earliest_deadline(lane& l) {
-    if (l.deadline_stale) {
-      time_point earliest = time_point::max();
-      l.waiting.erase_if(
-          [&](const pending_entry& e) {
-            earliest = std::min(earliest, e.deadline);
-            return false;
-          },
-          [](const pending_entry&) {});
-      l.earliest_deadline = earliest;
-      l.deadline_stale = false;
-    }
-    return l.waiting.empty() ? time_point::max() : l.earliest_deadline;
-  }
+  time_point earliest_deadline(lane& l) { return l.deadlines.earliest(filed_sequence_); }
 
   void expire(time_point now) {
     for (auto& l : lanes_) {
@@ -1161,6 +1148,8 @@ class batcher_core
   std::uint64_t lane_generation_ = 0;
   std::size_t round_robin_ = 0;
   std::uint64_t next_sequence_ = 0;
+  // Per slab slot, the sequence its waiting entry was filed with when it carries a deadline (waiting_deadlines).
+  std::vector<std::uint64_t> filed_sequence_ = std::vector<std::uint64_t>(capacity_, waiting_deadlines::no_entry);
   std::size_t waiting_ = 0;             // requests in lanes
   std::size_t left_since_publish_ = 0;  // left their lanes since admitted_ was last lowered
   std::size_t in_flight_seen_ = 0;      // running batches as the current decisions saw them
