@@ -6,6 +6,7 @@
 //   powerbatch_default/hot_path_timeout  the hot path with a 1 s timeout on every request (none expires)
 //   <variant>/dispatch_cost       one thread submits 4096 requests, then completes them: producer_ns and dispatcher_ns,
 //                                 each side's own work per request (powerbatch and ceiling_sharded_ring)
+//   powerbatch_default/dispatch_cost_timeout  the same with a 1 s timeout on every request
 //   <variant>/flush_timing        sparse single requests, max_delay 1 ms: how late after max_delay the backend starts
 //                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0); for
 //                                 powerbatch_timer_lead_100us (config timer_lead = 100 µs) also the busy wait it
@@ -767,12 +768,15 @@ void run_dispatch_cost(benchmark::State& state, Submit submit, CompleteAll compl
   state.counters["allocs_per_request"] = static_cast<double>(news) / n;
 }
 
+template <bool WithTimeout>
 void bm_powerbatch_dispatch_cost(benchmark::State& state) {
   using batcher_type = pb::default_batcher<noop_backend>;
   asio::io_context ioc;  // run by this thread only, between chunks
   batcher_type batcher(ioc.get_executor(), noop_backend(noop_batch{}), hot_path_config<batcher_type>());
+  pb::request_options options;
+  if (WithTimeout) options.with_timeout(std::chrono::seconds(1));  // as hot_path_timeout: none expires
   run_dispatch_cost(
-      state, [&batcher](int value, count_completion done) { batcher.async_submit(value, pb::request_options{}, done); },
+      state, [&](int value, count_completion done) { batcher.async_submit(value, options, done); },
       [&ioc](producer_slot& slot) {
         while (slot.completed.load(std::memory_order_relaxed) != slot.submitted) {
           if (ioc.stopped()) ioc.restart();
@@ -967,10 +971,13 @@ void register_all() {
       bm_ceiling_sharded_ring_hot_path<direct_batching<pb::detail::request<int, int>, arrival_stamps::none>>, 2);
   hot("ceiling_sharded_ring_bare_items/hot_path",
       bm_ceiling_sharded_ring_hot_path<direct_batching<bare_item, arrival_stamps::none>>, 2);
-  benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost", bm_powerbatch_dispatch_cost)
+  benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost", bm_powerbatch_dispatch_cost<false>)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("ceiling_sharded_ring/dispatch_cost", bm_ceiling_sharded_ring_dispatch_cost)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost_timeout", bm_powerbatch_dispatch_cost<true>)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   hot("powerbatch_default/hot_path_1producer", bm_powerbatch_hot_path<pb::default_batcher<noop_backend>>, 1);

@@ -97,7 +97,7 @@ TEST_CASE("A steady_clock batcher stamps arrivals by the counter: on time, in or
   std::vector<pb::time_point> before(n), after(n);
   std::vector<std::future<std::tuple<std::error_code, int>>> results;
   for (int i = 0; i < n; ++i) {
-    // Requests with a timeout read the clock for their deadline as well; their arrival still comes from the counter.
+    // Requests with a timeout keep it for the dispatcher, which adds it to the arrival it converts.
     pb::request_options options;
     if (i % 2 == 1) options.with_timeout(10s);
     before[i] = std::chrono::steady_clock::now();
@@ -127,4 +127,75 @@ TEST_CASE("A steady_clock batcher stamps arrivals by the counter: on time, in or
     }
   }
   CHECK(expected_id == n);
+}
+
+TEST_CASE("A timeout needs no clock read: it wakes the dispatcher only when it is due first", "[counter_arrivals]") {
+  calibrate_or_skip();  // where the counter is unusable this checks the same of clock-read deadlines
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  recording_backend backend;
+  pb::Batcher<pb::queue::sharded_ring<>, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend,
+              std::chrono::steady_clock>
+      b(io.get_executor(), backend, {.timeout = {.max_batch_size = 1000, .max_delay = 10s}});
+
+  // One plain request opens a 10 s window: the dispatcher files it, arms its timer and sleeps.
+  auto plain = b.async_submit(item{1}, asio::use_future);
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (b.stats().timers_armed == 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  REQUIRE(b.stats().timers_armed == 1);
+  const std::uint64_t wakeups = b.stats().wakeups_posted;
+
+  // Timeouts due after the window change nothing: no wake-up.
+  std::vector<std::future<std::tuple<std::error_code, int>>> later;
+  for (int i = 0; i < 20; ++i)
+    later.push_back(b.async_submit(item{10 + i}, pb::request_options{}.with_timeout(60s), asio::use_future));
+  CHECK(b.stats().wakeups_posted == wakeups);
+
+  // One due before the window closes wakes it, and the batch leaves early for its deadline, with everyone in it.
+  auto soon = b.async_submit(item{99}, pb::request_options{}.with_timeout(300ms), asio::use_future);
+  CHECK(b.stats().wakeups_posted == wakeups + 1);
+  REQUIRE(soon.wait_for(5s) == std::future_status::ready);  // not the window's 10 s
+  CHECK(std::get<1>(soon.get()) == 990);
+  CHECK(std::get<1>(plain.get()) == 10);
+  for (int i = 0; i < 20; ++i) CHECK(std::get<1>(later[static_cast<std::size_t>(i)].get()) == (10 + i) * 10);
+  CHECK(b.stats().batches == 1);
+  CHECK(b.stats().flushes(pb::flush_reason::deadline) == 1);
+
+  // A timeout of zero has passed at submission.
+  auto none_left = b.async_submit(item{7}, pb::request_options{}.with_timeout(0ms), asio::use_future);
+  CHECK(std::get<0>(none_left.get()) == pb::errc::deadline_expired);
+
+  b.shutdown();
+  guard.reset();
+  runner.join();
+}
+
+TEST_CASE("A timeout kept for the dispatcher expires no earlier than its time after submission", "[counter_arrivals]") {
+  calibrate_or_skip();
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  recording_backend backend;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  backend.log->on_batch = [released](const std::vector<int>&) { released.wait(); };  // holds the only batch slot
+  asio::thread_pool compute(1);  // the backend blocks there, not on the dispatcher's thread
+  pb::Batcher<pb::queue::sharded_ring<>, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend,
+              std::chrono::steady_clock>
+      b(io.get_executor(), compute.get_executor(), backend,
+        {.max_in_flight = 1, .timeout = {.max_batch_size = 1, .max_delay = 10s}});
+  auto first = b.async_submit(item{1}, asio::use_future);  // runs, and blocks the backend until released
+  const auto submitted = std::chrono::steady_clock::now();
+  auto waiting = b.async_submit(item{2}, pb::request_options{}.with_timeout(20ms), asio::use_future);
+  REQUIRE(waiting.wait_for(5s) == std::future_status::ready);
+  const auto expired_after = std::chrono::steady_clock::now() - submitted;
+  CHECK(std::get<0>(waiting.get()) == pb::errc::deadline_expired);
+  CHECK(expired_after >= 20ms);
+  release.set_value();
+  CHECK(std::get<1>(first.get()) == 10);
+  b.shutdown();
+  compute.join();
+  guard.reset();
+  runner.join();
 }

@@ -87,6 +87,7 @@ struct request {
   priority_level priority = priority_levels::normal;
   std::uint8_t submitter = 0;  // the submitting thread's ordinal modulo submitter_groups (see for_each_by_submitter)
   bool counter_stamped = false;
+  bool deadline_after_arrival = false;  // deadline holds a timeout, in its ticks, to add to the converted arrival
   Input input{};
   completion<Output> done;
 };
@@ -164,8 +165,8 @@ class batcher_core
   template <class Handler>
   void submit(input_type&& input, const request_options& options, Handler&& handler) {
     const arrival_stamp arrival = stamp_arrival();
-    const auto [deadline, expired] = check_deadline(options, arrival);
-    if (expired) return reject(std::forward<Handler>(handler), errc::deadline_expired);
+    const deadline_check deadline = check_deadline(options, arrival);
+    if (deadline.expired) return reject(std::forward<Handler>(handler), errc::deadline_expired);
     if constexpr (validates_input<Backend>)
       if (!backend_.accepts(std::as_const(input)))
         return reject(std::forward<Handler>(handler), errc::invalid_argument);
@@ -180,7 +181,7 @@ class batcher_core
       undo_admission(1);
       return reject_request(r, errc::queue_full);
     }
-    after_push((before & count_mask) + 1, options.priority, deadline);
+    after_push((before & count_mask) + 1, options.priority, arrival, deadline);
   }
 
   // Admits all of `inputs` or none (a whole batch never half-fits), each with its own handler from make_handler(i).
@@ -188,9 +189,9 @@ class batcher_core
   void submit_many(std::vector<input_type>&& inputs, const request_options& options, MakeHandler&& make_handler,
                    RejectAll&& reject_all) {
     const arrival_stamp arrival = stamp_arrival();
-    const auto [deadline, expired] = check_deadline(options, arrival);
+    const deadline_check deadline = check_deadline(options, arrival);
     const std::size_t n = inputs.size();
-    if (expired) return reject_all(errc::deadline_expired, n);
+    if (deadline.expired) return reject_all(errc::deadline_expired, n);
     if constexpr (validates_input<Backend>)
       for (const input_type& input : inputs)
         if (!backend_.accepts(input)) return reject_all(errc::invalid_argument, n);  // all or nothing
@@ -209,7 +210,7 @@ class batcher_core
         reject_request(r, errc::queue_full);
       }
     }
-    after_push((before & count_mask) + n, options.priority, deadline);
+    after_push((before & count_mask) + n, options.priority, arrival, deadline);
   }
 
   // A submission's arrival: the CPU counter's stamp once it is calibrated (counter_arrivals.hpp: cheaper than the
@@ -227,18 +228,23 @@ class batcher_core
     return {Clock::now(), false};
   }
 
-  // The request's deadline, and whether it has passed already. Only a request with a deadline or a timeout needs
-  // the clock's time; for a counter-stamped one that is a second read.
+  // The request's deadline, and whether it has passed already. Only a request with an absolute deadline needs the
+  // clock's time; for a counter-stamped one that is a second read (20-40 ns, as much as the rest of a submit). A
+  // counter-stamped request with only a timeout keeps the timeout instead (after_arrival), and the dispatcher adds
+  // it to the arrival it converts: a positive timeout cannot have passed at submission.
   struct deadline_check {
-    time_point deadline;
+    time_point deadline;  // or, when after_arrival, the timeout in its ticks
     bool expired;
+    bool after_arrival;
   };
 
   static deadline_check check_deadline(const request_options& options, const arrival_stamp& arrival) noexcept {
-    if (!options.deadline && !options.timeout) return {time_point::max(), false};
+    if (!options.deadline && !options.timeout) return {time_point::max(), false, false};
+    if (arrival.counter_stamped && !options.deadline)
+      return {time_point(*options.timeout), *options.timeout <= duration::zero(), true};
     const time_point now = arrival.counter_stamped ? Clock::now() : arrival.value;
     const time_point deadline = options.effective_deadline(now);
-    return {deadline, deadline <= now};
+    return {deadline, deadline <= now, false};
   }
 
   // Posts a handler that completes at once with `error`, never inline (Asio's rule for initiating functions).
@@ -307,6 +313,8 @@ class batcher_core
   }
   // The waiting count's field must never carry into closed_bit: admission stops far below it.
   static constexpr std::size_t max_queue_capacity = std::size_t{1} << 30;
+  // How far the counter tests of a timeout against the next look err towards a wake-up (a part of the distance).
+  static constexpr double next_look_margin = 1e-3;
   static constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
 
   struct lane {
@@ -369,13 +377,14 @@ class batcher_core
 
   template <class Handler>
   request_type make_request(input_type&& input, const request_options& options, const arrival_stamp& arrival,
-                            time_point deadline, admission_number admitted, Handler&& handler) {
+                            const deadline_check& deadline, admission_number admitted, Handler&& handler) {
     request_type r;
     r.input = std::move(input);
     r.done.emplace(std::forward<Handler>(handler), this, &weak_self, &notify_cancellation);
     r.arrival = arrival.value;
     r.counter_stamped = arrival.counter_stamped;
-    r.deadline = deadline;
+    r.deadline = deadline.deadline;
+    r.deadline_after_arrival = deadline.after_arrival;
     r.key = options.key;
     r.admitted = admitted;
     r.priority = options.priority;
@@ -391,9 +400,10 @@ class batcher_core
 
   // After a push: wake the dispatcher only if this arrival can change what it decided. Pairs with
   // publish_and_recheck(); the two orders below are why neither side can miss the other.
-  void after_push(std::uint64_t admitted_now, priority_level priority, time_point deadline) {
+  void after_push(std::uint64_t admitted_now, priority_level priority, const arrival_stamp& arrival,
+                  const deadline_check& deadline) {
     const bool urgent = is_urgent(priority);
-    if (!urgent && deadline == time_point::max()) {
+    if (!urgent && deadline.deadline == time_point::max()) {
       // A plain request can only matter by its count. Our admission (a seq_cst RMW, made before the push) and the
       // dispatcher's read of admitted_ (after it publishes the threshold) are ordered: either it counts us, or we
       // read its new threshold here. No fence after the push: a fence there waited for the request's own stores
@@ -405,9 +415,18 @@ class batcher_core
     // this RMW comes after the push, and the dispatcher re-drains whenever it sees the count move.
     attention_.fetch_add(1, std::memory_order_seq_cst);
     const bool crosses_threshold = admitted_now >= wake_threshold_.load(std::memory_order_seq_cst);
-    const bool early_deadline =
-        deadline.time_since_epoch().count() < next_look_.load(std::memory_order_seq_cst);
-    if (crosses_threshold || urgent || early_deadline) post_wake();
+    if (crosses_threshold || urgent || deadline_before_next_look(arrival, deadline)) post_wake();
+  }
+
+  // A timeout kept for the dispatcher is tested against the next look in counts, without the clock (see
+  // check_deadline); both sides err towards a wake-up, which costs only a pass that finds nothing due.
+  bool deadline_before_next_look(const arrival_stamp& arrival, const deadline_check& deadline) const noexcept {
+    if constexpr (counter_stamps)
+      if (deadline.after_arrival)
+        return counter_arrivals::reaches_before(static_cast<std::uint64_t>(arrival.value.time_since_epoch().count()),
+                                                deadline.deadline.time_since_epoch(),
+                                                next_look_count_.load(std::memory_order_seq_cst), next_look_margin);
+    return deadline.deadline.time_since_epoch().count() < next_look_.load(std::memory_order_seq_cst);
   }
 
   void post_wake() {
@@ -572,20 +591,27 @@ class batcher_core
     admission_number admitted;
     priority_level priority;
     bool counter_stamped;
+    bool deadline_after_arrival;
   };
 
   void note_drained(std::uint32_t slot, const request_type& r) {
-    drained_.push_back(
-        drained_request{r.arrival, r.deadline, r.key, slot, r.admitted, r.priority, r.counter_stamped});
+    drained_.push_back(drained_request{r.arrival, r.deadline, r.key, slot, r.admitted, r.priority, r.counter_stamped,
+                                       r.deadline_after_arrival});
   }
 
   // Turns this drain's counter stamps into steady_clock arrivals, from one pair read after the last pop so that
   // every stamp is older than it. (Only drained_ keeps the arrival: the slab's copy is never read again.)
+  // A timeout kept by check_deadline() becomes a deadline here, from the converted arrival (so, late too).
   void convert_counter_stamps() {
-    const counter_pair pair = counter_arrivals::read_pair();
-    for (drained_request& r : drained_)
-      if (r.counter_stamped)
-        r.arrival = pair.to_time(static_cast<std::uint64_t>(r.arrival.time_since_epoch().count()));
+    const counter_pair pair = last_pair_ = counter_arrivals::read_pair();
+    for (drained_request& r : drained_) {
+      if (!r.counter_stamped) continue;
+      r.arrival = pair.to_time(static_cast<std::uint64_t>(r.arrival.time_since_epoch().count()));
+      if (r.deadline_after_arrival) {
+        const duration timeout = r.deadline.time_since_epoch();
+        r.deadline = timeout < time_point::max() - r.arrival ? r.arrival + timeout : time_point::max();
+      }
+    }
   }
 
   // Files drained requests in their lanes in arrival order. A request's time is no earlier than that of any request
@@ -939,6 +965,12 @@ class batcher_core
       threshold = waiting_ + needed;
     wake_threshold_.store(threshold, std::memory_order_seq_cst);
     next_look_.store(next_look.time_since_epoch().count(), std::memory_order_seq_cst);
+    if constexpr (counter_stamps) {
+      // From the last drain's pair: its age adds an error of the clock's slew (NTP: at most 5e-4 of the distance),
+      // which the margin covers. A fresh pair would cost a clock read per pass.
+      if (next_look != time_point::max() && last_pair_.scale <= 0) last_pair_ = counter_arrivals::read_pair();
+      next_look_count_.store(last_pair_.count_at(next_look, next_look_margin), std::memory_order_seq_cst);
+    }
     std::atomic_thread_fence(std::memory_order_seq_cst);
     const std::uint64_t attention = attention_.load(std::memory_order_seq_cst);
     // Above capacity_ are only producers about to take back a refused admission: they never reach the queue.
@@ -1116,6 +1148,8 @@ class batcher_core
   std::atomic<std::uint64_t> attention_{0};  // pushes of urgent or deadline-carrying requests (after_push)
   alignas(POWERBATCH_CACHE_LINE) std::atomic<std::uint64_t> wake_threshold_{1};
   std::atomic<duration::rep> next_look_{std::numeric_limits<duration::rep>::max()};
+  // next_look_ as the CPU counter will read it, for producers' timeouts (deadline_before_next_look).
+  std::atomic<std::uint64_t> next_look_count_{std::numeric_limits<std::uint64_t>::max()};
   alignas(POWERBATCH_CACHE_LINE) std::atomic<bool> wake_posted_{false};
   std::atomic<bool> cancellations_{false};
   std::atomic<bool> waiting_for_slot_{false};
@@ -1157,6 +1191,7 @@ class batcher_core
   std::uint64_t attention_seen_ = 0;    // attention_ when the dispatcher last drained after reading it
   bool drained_urgent_ = false;         // the last drain_queue() filed an urgent request
   time_point drained_earliest_deadline_ = time_point::max();  // the earliest deadline it filed
+  counter_pair last_pair_{};  // the latest drain's (counter, clock) pair, for next_look_count_
   bool timer_armed_ = false;
   time_point armed_at_{};
   std::uint64_t timer_generation_ = 0;

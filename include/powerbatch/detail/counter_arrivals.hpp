@@ -58,6 +58,17 @@ struct counter_pair {
     if (age <= 0) return time;
     return time - duration(static_cast<duration::rep>(static_cast<double>(age) * scale));
   }
+
+  // The counter's reading when steady_clock reaches `t` (at or after this pair), erring late by `margin` of the
+  // distance; max() for time_point::max() or without a scale. For a test against stamps that must not come out
+  // early (see counter_arrivals::reaches_before).
+  std::uint64_t count_at(time_point t, double margin) const noexcept {
+    if (t == time_point::max() || scale <= 0) return std::numeric_limits<std::uint64_t>::max();
+    if (t <= time) return count;
+    const double counts = static_cast<double>((t - time).count()) / scale * (1 + margin);
+    if (counts >= 0x1p63) return std::numeric_limits<std::uint64_t>::max();
+    return count + static_cast<std::uint64_t>(counts);
+  }
 };
 
 // A calibration pair, with the counts its clock read took: the clock's time lies somewhere in that window.
@@ -106,6 +117,16 @@ class counter_arrivals {
     p.time = std::chrono::steady_clock::now();
     p.scale = scale();
     return p;
+  }
+
+  // Whether `after` past a stamp comes before the counter reads `count`, erring towards yes by `margin` of `after`:
+  // a producer's test of a timeout against a dispatcher's next look (count from counter_pair::count_at), made
+  // without reading the clock. Uncalibrated, every stamp is before.
+  static bool reaches_before(std::uint64_t stamp, duration after, std::uint64_t count, double margin) noexcept {
+    const double per_count = scale();
+    if (per_count <= 0) return true;
+    const double due = static_cast<double>(stamp) + static_cast<double>(after.count()) / per_count * (1 - margin);
+    return due < static_cast<double>(count);
   }
 
   // Called by dispatchers with their current steady_clock time: anchors the calibration on the first call, sets the
