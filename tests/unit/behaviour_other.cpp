@@ -109,22 +109,13 @@ TEMPLATE_TEST_CASE("requests drained out of order still reach the backend oldest
   }
 }
 
-namespace {
-
-struct arrivals_observer {
-  std::vector<std::vector<pb::time_point>> arrivals;  // per batch, in batch order
-  void on_batch(const pb::batch_record& r) { arrivals.emplace_back(r.arrivals.begin(), r.arrivals.end()); }
-};
-
-}  // namespace
-
 TEMPLATE_TEST_CASE("arrival order is admission order, even where the arrival stamps disagree", "[ordering]",
                    pb::queue::mutex_deque, newest_first_queue, evens_then_odds_queue) {
   // Stamps from two CPUs' counters, or one taken just before another thread's admission, can run backwards by
   // nanoseconds. Here the clock runs backwards outright: the batch still keeps the order of submission, and each
   // request's time is moved up to the latest before it (late, never early).
   using batcher_type = pb::Batcher<TestType, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend,
-                                   pb::manual_clock, arrivals_observer>;
+                                   pb::manual_clock, arrival_observer>;
   constexpr int n = 9;
   manual_loop loop;
   typename batcher_type::config cfg;

@@ -28,17 +28,6 @@ void calibrate_or_skip() {
   if (counter_usable()) REQUIRE(counter_arrivals::calibrated());
 }
 
-struct arrival_observer {
-  std::vector<std::vector<pb::time_point>> arrivals;  // per batch, in batch order
-  std::vector<pb::time_point> dispatched;
-  std::vector<pb::flush_reason> reasons;
-  void on_batch(const pb::batch_record& r) {
-    arrivals.emplace_back(r.arrivals.begin(), r.arrivals.end());
-    dispatched.push_back(r.dispatched_at);
-    reasons.push_back(r.reason);
-  }
-};
-
 }  // namespace
 
 TEST_CASE("A counter stamp becomes the pair's time less its scaled age, and never later than the pair",

@@ -120,4 +120,16 @@ using with_every_priority = std::tuple<combo<Q, pb::priority::fifo>, combo<Q, pb
 template <class... Queues>
 using combos_over = decltype(std::tuple_cat(with_every_priority<Queues>{}...));
 
+// An Observer that keeps what each batch says of its requests' arrivals, when it left, and why.
+struct arrival_observer {
+  std::vector<std::vector<pb::time_point>> arrivals;  // per batch, in batch order
+  std::vector<pb::time_point> dispatched;
+  std::vector<pb::flush_reason> reasons;
+  void on_batch(const pb::batch_record& r) {
+    arrivals.emplace_back(r.arrivals.begin(), r.arrivals.end());
+    dispatched.push_back(r.dispatched_at);
+    reasons.push_back(r.reason);
+  }
+};
+
 }  // namespace pbtest
