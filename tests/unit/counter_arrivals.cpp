@@ -126,7 +126,10 @@ TEST_CASE("A timeout needs no clock read: it wakes the dispatcher only when it i
   recording_backend backend;
   pb::Batcher<pb::queue::sharded_ring<>, pb::timeout::size_or_delay, pb::priority::fifo, recording_backend,
               std::chrono::steady_clock>
-      b(io.get_executor(), backend, {.timeout = {.max_batch_size = 1000, .max_delay = 10s}});
+      b(io.get_executor(), backend,
+        // A wide deadline margin: the batch leaves 1.5 s before the deadline, so a timer that wakes late on a loaded
+        // machine (sanitizers, parallel tests) still finds the request in time.
+        {.timeout = {.max_batch_size = 1000, .max_delay = 10s, .deadline_margin = 1500ms}});
 
   // One plain request opens a 10 s window: the dispatcher files it, arms its timer and sleeps.
   auto plain = b.async_submit(item{1}, asio::use_future);
@@ -142,7 +145,7 @@ TEST_CASE("A timeout needs no clock read: it wakes the dispatcher only when it i
   CHECK(b.stats().wakeups_posted == wakeups);
 
   // One due before the window closes wakes it, and the batch leaves early for its deadline, with everyone in it.
-  auto soon = b.async_submit(item{99}, pb::request_options{}.with_timeout(300ms), asio::use_future);
+  auto soon = b.async_submit(item{99}, pb::request_options{}.with_timeout(2s), asio::use_future);
   CHECK(b.stats().wakeups_posted == wakeups + 1);
   REQUIRE(soon.wait_for(5s) == std::future_status::ready);  // not the window's 10 s
   CHECK(std::get<1>(soon.get()) == 990);
