@@ -8,9 +8,11 @@
 //                                 each side's own work per request (powerbatch and ceiling_sharded_ring)
 //   powerbatch_default/dispatch_cost_timeout  the same with a 1 s timeout on every request
 //   <variant>/flush_timing        sparse single requests, max_delay 1 ms: how late after max_delay the backend starts
-//                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0); for
-//                                 powerbatch_timer_lead_100us (config timer_lead = 100 µs) also the busy wait it
-//                                 costs (busy_wait_us_per_flush, busy_waited_share)
+//                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0); for powerbatch
+//                                 the busy wait its timer lead costs (busy_wait_us_per_flush, busy_waited_share) and
+//                                 the lead in use at the end (timer_lead_us): powerbatch_default learns it,
+//                                 powerbatch_no_lead has none (max_learned_timer_lead = 0), powerbatch_timer_lead_100us
+//                                 sets config timer_lead = 100 µs
 //   powerbatch_default/idle       voluntary context switches of the executor's thread while idle for 2 s
 //
 // Variants: powerbatch_default (default_batcher: queue::sharded_ring) and powerbatch_<queue> for every other queue
@@ -843,8 +845,14 @@ void run_flush_timing(benchmark::State& state, std::atomic<std::int64_t>& starte
   state.counters["early_us_max"] = late.front() < 0 ? -late.front() : 0.0;  // flushed before max_delay (a bug)
 }
 
-// timer_lead: zero (the default), or how early the timer fires for the dispatcher to wait out the rest busily.
-void bm_powerbatch_flush_timing(benchmark::State& state, pb::duration timer_lead) {
+// How early the timer fires for the dispatcher to wait out the rest busily: config timer_lead (zero by default), and
+// whether the batcher learns a lead (by default it does; max_learned_timer_lead = 0 turns that off).
+struct lead_setting {
+  pb::duration timer_lead = pb::duration::zero();
+  bool learns = true;
+};
+
+void bm_powerbatch_flush_timing(benchmark::State& state, lead_setting lead) {
   using backend_type = pb::backend::function<int, int, stamping_batch>;
   using batcher_type = pb::default_batcher<backend_type>;
   std::atomic<std::int64_t> started{0};
@@ -852,7 +860,8 @@ void bm_powerbatch_flush_timing(benchmark::State& state, pb::duration timer_lead
   batcher_type::config cfg;
   cfg.timeout.max_batch_size = 1024;
   cfg.timeout.max_delay = max_delay;
-  cfg.timer_lead = timer_lead;
+  cfg.timer_lead = lead.timer_lead;
+  if (!lead.learns) cfg.max_learned_timer_lead = pb::duration::zero();
   {
     batcher_type batcher(io.context().get_executor(), backend_type(stamping_batch{&started}), cfg);
     run_flush_timing(state, started, [&batcher](int value, auto handler) {
@@ -865,6 +874,7 @@ void bm_powerbatch_flush_timing(benchmark::State& state, pb::duration timer_lead
     state.counters["busy_wait_us_per_flush"] =
         std::chrono::duration<double, std::micro>(s.busy_wait_time).count() / flushes;
     state.counters["busy_waited_share"] = static_cast<double>(s.busy_waits) / flushes;
+    state.counters["timer_lead_us"] = std::chrono::duration<double, std::micro>(s.timer_lead).count();
   }
 }
 
@@ -985,12 +995,17 @@ void register_all() {
   hot("reference_mutex_condvar_batch_swap/hot_path_1producer", bm_reference_hot_path<reference_batch_swap>, 1);
   hot("powerbatch_boost_spsc/hot_path_1producer", bm_powerbatch_hot_path<queue_batcher<pb::queue::boost_spsc>>, 1);
 
-  benchmark::RegisterBenchmark("powerbatch_default/flush_timing", bm_powerbatch_flush_timing, pb::duration::zero())
+  benchmark::RegisterBenchmark("powerbatch_default/flush_timing", bm_powerbatch_flush_timing, lead_setting{})
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("powerbatch_no_lead/flush_timing", bm_powerbatch_flush_timing,
+                               lead_setting{.learns = false})
       ->Iterations(1)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("powerbatch_timer_lead_100us/flush_timing", bm_powerbatch_flush_timing,
-                               pb::duration(std::chrono::microseconds(100)))
+                               lead_setting{.timer_lead = std::chrono::microseconds(100)})
       ->Iterations(1)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);

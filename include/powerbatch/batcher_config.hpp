@@ -2,9 +2,11 @@
 #pragma once
 
 #include <powerbatch/clock.hpp>
+#include <powerbatch/concepts/timeout_policy.hpp>
 #include <powerbatch/config.hpp>
 #include <powerbatch/request_options.hpp>
 
+#include <chrono>
 #include <cstddef>
 
 POWERBATCH_BEGIN_NAMESPACE
@@ -25,6 +27,15 @@ struct batcher_config {
   // decision and holds the executor's thread meanwhile: zero (the default) never waits busily. Ignored with a
   // virtual clock (manual_clock, the lab's simulation clock), which does not move by itself.
   duration timer_lead = duration::zero();
+  // The lead learned instead, up to this much: the timer fires early by the median lateness of this batcher's own
+  // timer wake-ups so far (detail/wake_lateness.hpp), and the dispatcher waits out the rest busily when it wakes
+  // before the decision is due. The larger of this and timer_lead applies. Measured on a 2-core VM whose wake-ups
+  // come 25-30 µs late: flush lateness p50 / p99 from 27 / 45 µs to about 1 / 18 µs, for under 1 µs of busy wait
+  // per timed decision on average. Zero turns learning off (a decision is then as late as the wake-up); it is the
+  // default for Timeout policies that tolerate late wake-ups (the power profiles but max_performance). Ignored with
+  // a virtual clock, like timer_lead.
+  duration max_learned_timer_lead =
+      tolerates_late_wakeups<Timeout> ? duration::zero() : duration(std::chrono::microseconds(200));
 
   typename Timeout::params timeout{};
   typename Priority::params priority{};

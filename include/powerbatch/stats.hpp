@@ -49,6 +49,7 @@ struct batcher_stats {
   std::chrono::nanoseconds busy_time{};  // time spent in the backend, all batches together
   std::uint64_t busy_waits = 0;               // timed decisions waited for busily (config timer_lead)
   std::chrono::nanoseconds busy_wait_time{};  // the dispatcher's thread spent that long awake in them
+  std::chrono::nanoseconds timer_lead{};      // how early the timer fires now (config timer_lead, or learned)
   std::uint64_t in_flight = 0;           // batches running now
   std::uint64_t pending = 0;             // admitted requests not yet dispatched or finished
 
@@ -90,6 +91,7 @@ struct batcher_counters {
   counter dispatcher_wakeups, thread_wakeups, wakeups_posted, timer_fires, timers_armed;
   counter busy_ns, busy_waits, busy_wait_ns;
   std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::int64_t> timer_lead_ns{0};  // the dispatcher's timer_lead(), updated as it learns
 
   void record_batch(std::size_t size, flush_reason reason) noexcept {
     batches.add();
@@ -119,6 +121,7 @@ struct batcher_counters {
     s.timers_armed = timers_armed.load();
     s.busy_waits = busy_waits.load();
     s.busy_wait_time = std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(busy_wait_ns.load()));
+    s.timer_lead = std::chrono::nanoseconds(timer_lead_ns.load(std::memory_order_relaxed));
     const auto running = in_flight.load(std::memory_order_relaxed);
     s.in_flight = running > 0 ? static_cast<std::uint64_t>(running) : 0;
     s.pending = pending;

@@ -1,13 +1,19 @@
-// config.timer_lead: the timer fires that much before a timed decision and the dispatcher waits out the rest busily,
-// so the decision is on time rather than as late as the thread's wake-up. Real time is the point here, so the first
-// test runs on steady_clock, with margins no scheduler hiccup reaches; the virtual clock ignores the lead.
+// config.timer_lead and the learned lead (config.max_learned_timer_lead): the timer fires that much before a timed
+// decision and the dispatcher waits out the rest busily, so the decision is on time rather than as late as the
+// thread's wake-up. Real time is the point here, so those tests run on steady_clock, with margins no scheduler hiccup
+// reaches; the virtual clock ignores the lead.
 #include "test_support.hpp"
+
+#include <powerbatch/detail/wake_lateness.hpp>
+#include <powerbatch/power/profiles.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <thread>
 
 using namespace pbtest;
@@ -22,52 +28,121 @@ struct dispatch_observer {
 using real_batcher = pb::Batcher<pb::queue::mutex_deque, pb::timeout::size_or_delay, pb::priority::fifo,
                                  recording_backend, std::chrono::steady_clock, dispatch_observer>;
 
-// Submits `rounds` lone requests one after another; returns each one's submission time.
-std::vector<pb::time_point> submit_lone_requests(real_batcher& b, int rounds) {
+// What a run of lone requests left behind (run_lone_requests).
+struct lone_run {
+  pb::duration lead_before{};  // stats().timer_lead before the first request
+  pb::batcher_stats stats;
+};
+
+// Submits `rounds` lone requests, one after another, to a real-time batcher with `cfg` on an io_context thread of
+// its own, and checks that each one's batch left no earlier than max_delay after its submission.
+lone_run run_lone_requests(const real_batcher::config& cfg, int rounds) {
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  real_batcher b(io.get_executor(), recording_backend{}, cfg);
+  lone_run run{b.stats().timer_lead, {}};
   std::vector<pb::time_point> submitted;
   for (int i = 0; i < rounds; ++i) {
     submitted.push_back(std::chrono::steady_clock::now());
     auto f = b.async_submit(item{i}, {}, asio::use_future);
     CHECK(std::get<1>(f.get()) == i * 10);
   }
-  return submitted;
+  b.shutdown();
+  guard.reset();
+  runner.join();
+  run.stats = b.stats();
+  const std::vector<pb::time_point>& dispatched = b.observer().dispatched;
+  REQUIRE(dispatched.size() == submitted.size());
+  for (std::size_t i = 0; i < submitted.size(); ++i)
+    CHECK(dispatched[i] >= submitted[i] + cfg.timeout.max_delay);  // a lead never makes a flush early
+  CHECK(run.stats.flushes(pb::flush_reason::delay) == static_cast<std::uint64_t>(rounds));
+  return run;
 }
 
 }  // namespace
 
 TEST_CASE("With a timer_lead the dispatcher waits busily for a delay flush, which leaves no earlier than due",
           "[timer_lead]") {
-  asio::io_context io;
-  auto guard = asio::make_work_guard(io);
-  std::thread runner([&] { io.run(); });
   constexpr auto max_delay = 60ms;
   constexpr int rounds = 3;
-  real_batcher leading(io.get_executor(), recording_backend{},
-                       {.timer_lead = 30ms, .timeout = {.max_batch_size = 100, .max_delay = max_delay}});
-  real_batcher plain(io.get_executor(), recording_backend{},
-                     {.timeout = {.max_batch_size = 100, .max_delay = max_delay}});
-
-  const std::vector<pb::time_point> led = submit_lone_requests(leading, rounds);
-  const std::vector<pb::time_point> unled = submit_lone_requests(plain, rounds);
-  leading.shutdown();
-  plain.shutdown();
-  guard.reset();
-  runner.join();
-
-  REQUIRE(leading.observer().dispatched.size() == rounds);
-  REQUIRE(plain.observer().dispatched.size() == rounds);
-  for (std::size_t i = 0; i < rounds; ++i) {
-    CHECK(leading.observer().dispatched[i] >= led[i] + max_delay);
-    CHECK(plain.observer().dispatched[i] >= unled[i] + max_delay);
-  }
-  const pb::batcher_stats s = leading.stats();
-  CHECK(s.flushes(pb::flush_reason::delay) == rounds);
+  const pb::batcher_stats s =
+      run_lone_requests({.timer_lead = 30ms, .timeout = {.max_batch_size = 100, .max_delay = max_delay}}, rounds)
+          .stats;
+  const pb::batcher_stats plain =
+      run_lone_requests({.max_learned_timer_lead = 0ns, .timeout = {.max_batch_size = 100, .max_delay = max_delay}},
+                        rounds)
+          .stats;
   // Each timer fires 30 ms early; a wake-up 30 ms late would be needed to skip a busy wait.
   CHECK(s.busy_waits >= 1);
   CHECK(s.busy_waits <= rounds);
   CHECK(s.busy_wait_time > std::chrono::nanoseconds::zero());
-  CHECK(plain.stats().busy_waits == 0);
-  CHECK(plain.stats().busy_wait_time == std::chrono::nanoseconds::zero());
+  CHECK(s.timer_lead == 30ms);
+  CHECK(plain.busy_waits == 0);
+  CHECK(plain.busy_wait_time == std::chrono::nanoseconds::zero());
+  CHECK(plain.timer_lead == 0ns);
+}
+
+TEST_CASE("By default the timer learns its lead from its own wake-ups, within the configured limit", "[timer_lead]") {
+  constexpr auto max_delay = 2ms;
+  constexpr int rounds = 40;
+  const lone_run learning = run_lone_requests({.timeout = {.max_batch_size = 100, .max_delay = max_delay}}, rounds);
+  const lone_run capped = run_lone_requests(
+      {.max_learned_timer_lead = 1us, .timeout = {.max_batch_size = 100, .max_delay = max_delay}}, rounds);
+  CHECK(learning.lead_before == 0ns);  // nothing learned yet
+  // Every wake-up comes some time after its expiry, so 40 of them have taught a lead, and no more than the default
+  // limit of 200 us.
+  CHECK(learning.stats.timer_lead > 0ns);
+  CHECK(learning.stats.timer_lead <= 200us);
+  CHECK(capped.stats.timer_lead > 0ns);
+  CHECK(capped.stats.timer_lead <= 1us);
+}
+
+TEST_CASE("Timeout policies that tolerate late wake-ups learn no timer lead by default", "[timer_lead]") {
+  using size_or_delay = pb::timeout::size_or_delay;
+  // Busy waiting for punctuality would spend what a power profile's wake tolerance saves.
+  CHECK(pb::batcher_config<size_or_delay, pb::priority::fifo>{}.max_learned_timer_lead == 200us);
+  CHECK(pb::batcher_config<pb::power::max_performance<size_or_delay>, pb::priority::fifo>{}.max_learned_timer_lead ==
+        200us);  // no tolerance: punctual
+  CHECK(pb::batcher_config<pb::power::balanced<size_or_delay>, pb::priority::fifo>{}.max_learned_timer_lead == 0ns);
+  CHECK(pb::batcher_config<pb::power::power_saver<size_or_delay>, pb::priority::fifo>{}.max_learned_timer_lead ==
+        0ns);
+  STATIC_REQUIRE(pb::tolerates_late_wakeups<pb::power::ultra_efficient<size_or_delay>>);
+  STATIC_REQUIRE_FALSE(pb::tolerates_late_wakeups<size_or_delay>);
+}
+
+TEST_CASE("wake_lateness: a running median of wake-up lateness that starts at zero and moves in bounded steps",
+          "[timer_lead]") {
+  pb::detail::wake_lateness lateness;
+  CHECK(lateness.estimate() == pb::duration::zero());
+  lateness.record(-5us);  // a clock step backwards counts as on time
+  CHECK(lateness.estimate() == pb::duration::zero());
+
+  // From zero, one sample moves it by at most 250 ns (1/32 of nothing, or the floor), never past the sample.
+  lateness.record(1ms);
+  CHECK(lateness.estimate() == 250ns);
+  lateness.record(100ns);
+  CHECK(lateness.estimate() == 100ns);
+
+  // Samples spread evenly over 20-30 us in a scrambled order: the estimate settles near their median, 25 us.
+  std::uint32_t state = 12345;
+  for (int i = 0; i < 4000; ++i) {
+    state = state * 1664525u + 1013904223u;  // a fixed LCG: the same samples on every run
+    lateness.record(20us + std::chrono::nanoseconds((state >> 8) % 10'000));
+  }
+  CHECK(lateness.estimate() >= 23us);
+  CHECK(lateness.estimate() <= 27us);
+
+  // Outliers do not drag a median: a few late wake-ups of 10 ms among the usual ones move it by a few steps only.
+  for (int i = 0; i < 20; ++i) {
+    lateness.record(10ms);
+    lateness.record(20us);
+  }
+  CHECK(lateness.estimate() <= 28us);
+
+  // When wake-ups get faster, the estimate follows them down.
+  for (int i = 0; i < 500; ++i) lateness.record(2us);
+  CHECK(lateness.estimate() <= 3us);
 }
 
 TEST_CASE("A virtual clock ignores timer_lead: the timer fires when the decision is due, with no busy wait",

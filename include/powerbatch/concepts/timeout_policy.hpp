@@ -6,6 +6,9 @@
 //   3. s.decide(const lane_view&) -> decision.
 // Optional: s.on_batch_complete(const batch_feedback&) — called on the dispatcher after each of the lane's batches,
 //           for policies that learn (latency fit, AIMD).
+//           static constexpr bool tolerates_late_wakeups = true — the policy's decisions may leave late on purpose
+//           (power profiles with a wake tolerance), so the batcher learns no timer lead for it by default: the busy
+//           wait would spend what the tolerance saves (batcher_config::max_learned_timer_lead).
 //
 // decide() is called on the dispatcher whenever a decision might change: requests arrived, the armed instant
 // passed, a batch completed. It must not block. When the batcher must flush anyway (a high-priority request, a
@@ -76,6 +79,11 @@ concept timeout_policy = std::default_initializable<typename T::params> &&
 
 template <class S>
 concept learns_from_feedback = requires(S& s, const batch_feedback& f) { s.on_batch_complete(f); };
+
+template <class T>
+concept tolerates_late_wakeups = requires {
+  { T::tolerates_late_wakeups } -> std::convertible_to<bool>;
+} && static_cast<bool>(T::tolerates_late_wakeups);
 
 template <class T>
 consteval bool diagnose_timeout_policy() {

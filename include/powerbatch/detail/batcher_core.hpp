@@ -26,6 +26,7 @@
 #include <powerbatch/detail/thread_ordinal.hpp>
 #include <powerbatch/detail/thread_sleeps.hpp>
 #include <powerbatch/detail/waiting_deadlines.hpp>
+#include <powerbatch/detail/wake_lateness.hpp>
 #include <powerbatch/error.hpp>
 #include <powerbatch/request_options.hpp>
 #include <powerbatch/stats.hpp>
@@ -148,6 +149,8 @@ class batcher_core
     for (std::size_t i = capacity_; i-- > 0;) free_slab_.push_back(static_cast<std::uint32_t>(i));
     if constexpr (has_max_batch_size<Backend>) backend_cap_ = std::max<std::size_t>(1, backend_.max_batch_size());
     if constexpr (counter_stamps) counter_arrivals::observe(Clock::now());  // the first batcher anchors calibration
+    if constexpr (!virtual_clock<Clock>)
+      counters_.timer_lead_ns.store(nanoseconds_of(timer_lead()), std::memory_order_relaxed);
   }
 
   static std::size_t checked_capacity(std::size_t requested) {
@@ -514,15 +517,17 @@ class batcher_core
     if (const std::uint8_t requested = requested_mode_.load(std::memory_order_acquire);
         requested > static_cast<std::uint8_t>(closing_))
       closing_ = static_cast<shutdown_mode>(requested);
+    std::optional<duration> wake_late;  // this pass's timer wake-up, learned from after its decisions
     if (timer_armed_ && fired_generation_.load(std::memory_order_acquire) == timer_generation_) {
       timer_armed_ = false;
       counters_.timer_fires.add();
+      wake_late = timer_wake_lateness();
     }
     collect_finished_batches();
     time_point next_look = time_point::max();
     drain_queue();
     for (;;) {
-      const time_point now = Clock::now();
+      const time_point now = decided_at_ = Clock::now();
       if constexpr (counter_stamps) counter_arrivals::observe(now);
       if (cancellations_.exchange(false, std::memory_order_acq_rel)) sweep_cancelled();
       if (closing_ == shutdown_mode::cancel) cancel_waiting();
@@ -531,6 +536,8 @@ class batcher_core
       const bool arrived = publish_and_recheck(needed, next_look);
       if (!arrived && !std::exchange(decide_again_, false) && !wait_until_due(next_look)) break;
     }
+    // Only now: a lead lowered by this sample must not stop this pass's wait for the decision the timer woke it for.
+    if (wake_late) learn_wake_lateness(*wake_late);
     arm_timer(next_look);
     finish_shutdown_if_done();
   }
@@ -993,9 +1000,10 @@ class batcher_core
     if constexpr (virtual_clock<Clock>) {
       return false;
     } else {
-      if (config_.timer_lead <= duration::zero() || due == time_point::max()) return false;
+      const duration lead = timer_lead();
+      if (lead <= duration::zero() || due == time_point::max()) return false;
       time_point now = Clock::now();
-      if (due <= now || due - now > config_.timer_lead) return false;  // due already: the caller's timer fires now
+      if (due <= now || due - now > lead) return false;  // due already: the caller's timer fires now
       const time_point started = now;
       do {
         cpu_relax();
@@ -1025,10 +1033,16 @@ class batcher_core
       return;
     }
     if (timer_armed_ && armed_at_ == at) return;
-    if constexpr (virtual_clock<Clock>)
+    if constexpr (virtual_clock<Clock>) {
       timer_.expires_at(at);
-    else
-      timer_.expires_at(config_.timer_lead > duration::zero() ? at - config_.timer_lead : at);
+    } else {
+      const duration lead = timer_lead();
+      armed_expiry_ = lead > duration::zero() && at > time_point::min() + lead ? at - lead : at;
+      // Only a wait that starts before its expiry measures a wake-up's lateness (timer_wake_lateness). The last
+      // decision's time stands in for the clock: a few µs old at most, so at worst a sample too small is kept.
+      expiry_ahead_ = armed_expiry_ > decided_at_;
+      timer_.expires_at(armed_expiry_);
+    }
     timer_armed_ = true;
     armed_at_ = at;
     counters_.timers_armed.add();
@@ -1045,6 +1059,27 @@ class batcher_core
         [self = this->shared_from_this(), generation = ++timer_generation_](boost::system::error_code ec) {
           self->on_timer(ec, generation);
         }));
+  }
+
+  static std::int64_t nanoseconds_of(duration d) noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  }
+
+  // How early the timer fires before a timed decision: the configured lead, or the learned one if larger.
+  duration timer_lead() const noexcept {
+    return std::max(config_.timer_lead, std::min(wake_lateness_.estimate(), config_.max_learned_timer_lead));
+  }
+
+  // How late a fired timer woke this pass, from its expiry, if the learned lead takes it (a real clock only).
+  std::optional<duration> timer_wake_lateness() const {
+    if constexpr (!virtual_clock<Clock>)
+      if (config_.max_learned_timer_lead > duration::zero() && expiry_ahead_) return Clock::now() - armed_expiry_;
+    return std::nullopt;
+  }
+
+  void learn_wake_lateness(duration lateness) {
+    wake_lateness_.record(lateness);
+    counters_.timer_lead_ns.store(nanoseconds_of(timer_lead()), std::memory_order_relaxed);
   }
 
   void finish_shutdown_if_done() {
@@ -1193,7 +1228,11 @@ class batcher_core
   time_point drained_earliest_deadline_ = time_point::max();  // the earliest deadline it filed
   counter_pair last_pair_{};  // the latest drain's (counter, clock) pair, for next_look_count_
   bool timer_armed_ = false;
-  time_point armed_at_{};
+  time_point armed_at_{};      // the decision the timer is armed for
+  time_point armed_expiry_{};  // when it fires: armed_at_ less the lead (timer_lead())
+  bool expiry_ahead_ = false;  // armed_expiry_ was still to come when the timer was armed
+  time_point decided_at_{};    // the clock's time at the latest decisions (run_dispatcher)
+  wake_lateness wake_lateness_;
   std::uint64_t timer_generation_ = 0;
   shutdown_mode closing_ = static_cast<shutdown_mode>(0);
   std::mutex shutdown_mutex_;  // guards shutdown_waiters_, added to from any thread

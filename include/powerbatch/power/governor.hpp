@@ -120,6 +120,8 @@ struct governed {
   using inner_policy = Inner;
   using profile = Profile;
   static constexpr std::string_view name = Profile::name;
+  // A profile with a wake tolerance lets batches leave late on purpose: no busy-waited timer lead by default.
+  static constexpr bool tolerates_late_wakeups = Profile::tolerance > duration::zero();
 
   struct params {
     typename Inner::params inner{};
