@@ -30,8 +30,8 @@ struct batcher_config {
   // The lead learned instead, up to this much: the timer fires early by the median lateness of this batcher's own
   // timer wake-ups so far (detail/wake_lateness.hpp), and the dispatcher waits out the rest busily when it wakes
   // before the decision is due. The larger of this and timer_lead applies. Measured on a 2-core VM whose wake-ups
-  // come 25-30 µs late: flush lateness p50 / p99 from 27 / 45 µs to about 1 / 18 µs, for under 1 µs of busy wait
-  // per timed decision on average. Zero turns learning off (a decision is then as late as the wake-up); it is the
+  // come 24-29 µs late at the median: flush lateness p50 / p99 from 28 / 55-62 µs to 0.4-0.6 / 31-44 µs, for about
+  // 1 µs of busy wait per timed decision on average. Zero turns learning off (a decision is then as late as the wake-up); it is the
   // default for Timeout policies that tolerate late wake-ups (the power profiles but max_performance). Ignored with
   // a virtual clock, like timer_lead.
   duration max_learned_timer_lead =
