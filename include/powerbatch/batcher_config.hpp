@@ -24,16 +24,16 @@ struct batcher_config {
   // How long before a timed decision (max_delay, a deadline) the timer fires; the dispatcher then waits out the rest
   // on its thread, reading the clock, so the decision is on time instead of as late as the thread's wake-up (on
   // the Xeon VM we measure, 17 µs at p50 and about 60 µs at p99). It costs up to this much busy CPU per timed
-  // decision and holds the executor's thread meanwhile: zero (the default) never waits busily. Ignored with a
-  // virtual clock (manual_clock, the lab's simulation clock), which does not move by itself.
+  // decision and holds the executor's thread meanwhile. Zero (the default) adds nothing to the learned lead below.
+  // Ignored with a virtual clock (manual_clock, the lab's simulation clock), which does not move by itself.
   duration timer_lead = duration::zero();
   // The lead learned instead, up to this much: the timer fires early by the median lateness of this batcher's own
   // timer wake-ups so far (detail/wake_lateness.hpp), and the dispatcher waits out the rest busily when it wakes
   // before the decision is due. The larger of this and timer_lead applies. Measured on a 2-core VM whose wake-ups
   // come 24-29 µs late at the median: flush lateness p50 / p99 from 28 / 55-62 µs to 0.4-0.6 / 31-44 µs, for about
-  // 1 µs of busy wait per timed decision on average. Zero turns learning off (a decision is then as late as the wake-up); it is the
-  // default for Timeout policies that tolerate late wake-ups (the power profiles but max_performance). Ignored with
-  // a virtual clock, like timer_lead.
+  // 1 µs of busy wait per timed decision on average. Zero turns learning off (a decision is then as late as the
+  // wake-up, unless timer_lead is set); that is the default for Timeout policies that tolerate late wake-ups (the
+  // power profiles but max_performance). Ignored with a virtual clock, like timer_lead.
   duration max_learned_timer_lead =
       tolerates_late_wakeups<Timeout> ? duration::zero() : duration(std::chrono::microseconds(200));
 

@@ -47,7 +47,7 @@ struct batcher_stats {
   std::uint64_t timers_armed = 0;
 
   std::chrono::nanoseconds busy_time{};  // time spent in the backend, all batches together
-  std::uint64_t busy_waits = 0;               // timed decisions waited for busily (config timer_lead)
+  std::uint64_t busy_waits = 0;               // timed decisions waited for busily (timer_lead or the learned one)
   std::chrono::nanoseconds busy_wait_time{};  // the dispatcher's thread spent that long awake in them
   std::chrono::nanoseconds timer_lead{};      // how early the timer fires now (config timer_lead, or learned)
   std::uint64_t in_flight = 0;           // batches running now

@@ -994,8 +994,9 @@ class batcher_core
     return false;
   }
 
-  // With a timer_lead, a decision due within it is waited for here, busily, instead of by a timer wake-up that would
-  // come late. Returns true if it waited (the caller decides again, now on time).
+  // With a timer lead (timer_lead(): configured or learned), a decision due within it is waited for here, busily,
+  // instead of by a timer wake-up that would come late. Returns true if it waited (the caller decides again, now on
+  // time).
   bool wait_until_due(time_point due) {
     if constexpr (virtual_clock<Clock>) {
       return false;

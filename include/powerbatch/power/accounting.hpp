@@ -37,7 +37,7 @@ struct power_account {
   std::uint64_t timers_armed = 0;
   std::uint64_t batches = 0;
   std::chrono::nanoseconds busy{};      // time in the backend
-  std::chrono::nanoseconds busy_waiting{};  // the dispatcher's busy waits for timed decisions (config timer_lead)
+  std::chrono::nanoseconds busy_waiting{};  // the dispatcher's busy waits for timed decisions (its timer lead)
   duration interval{};                  // wall time the account covers
   std::uint64_t wake_cycles_saved = 0;  // requests - wakeups (seed 000)
   energy_estimate energy{0.0, energy_estimate::method::model};  // over the interval
