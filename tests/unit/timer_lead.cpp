@@ -12,7 +12,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include <algorithm>
 #include <cstdint>
 #include <thread>
 
