@@ -10,9 +10,9 @@
 //   <variant>/flush_timing        sparse single requests, max_delay 1 ms: how late after max_delay the backend starts
 //                                 (late_us_p50, late_us_p99, late_us_max; early_us_max must stay 0); for powerbatch
 //                                 the busy wait its timer lead costs (busy_wait_us_per_flush, busy_waited_share) and
-//                                 the lead in use at the end (timer_lead_us): powerbatch_default learns it,
-//                                 powerbatch_no_lead has none (max_learned_timer_lead = 0), powerbatch_timer_lead_100us
-//                                 sets config timer_lead = 100 µs
+//                                 the lead in use at the end (timer_lead_us): powerbatch_default learns it (for its
+//                                 25 µs flush_lateness_target), powerbatch_no_lead has none (max_learned_timer_lead =
+//                                 0), powerbatch_timer_lead_100us sets config timer_lead = 100 µs
 //   powerbatch_default/idle       voluntary context switches of the executor's thread while idle for 2 s
 //
 // Variants: powerbatch_default (default_batcher: queue::sharded_ring) and powerbatch_<queue> for every other queue

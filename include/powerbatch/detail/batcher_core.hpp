@@ -1067,9 +1067,7 @@ class batcher_core
   }
 
   // How early the timer fires before a timed decision: the configured lead, or the learned one if larger.
-  duration timer_lead() const noexcept {
-    return std::max(config_.timer_lead, std::min(wake_lateness_.estimate(), config_.max_learned_timer_lead));
-  }
+  duration timer_lead() const noexcept { return std::max(config_.timer_lead, wake_lateness_.lead()); }
 
   // How late a fired timer woke this pass, from its expiry, if the learned lead takes it (a real clock only).
   std::optional<duration> timer_wake_lateness() const {
@@ -1233,7 +1231,7 @@ class batcher_core
   time_point armed_expiry_{};  // when it fires: armed_at_ less the lead (timer_lead())
   bool expiry_ahead_ = false;  // armed_expiry_ was still to come when the timer was armed
   time_point decided_at_{};    // the clock's time at the latest decisions (run_dispatcher)
-  wake_lateness wake_lateness_;
+  wake_lateness wake_lateness_{config_.flush_lateness_target, config_.max_learned_timer_lead};
   std::uint64_t timer_generation_ = 0;
   shutdown_mode closing_ = static_cast<shutdown_mode>(0);
   std::mutex shutdown_mutex_;  // guards shutdown_waiters_, added to from any thread
