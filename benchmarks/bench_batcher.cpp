@@ -23,9 +23,11 @@
 // moodycamel could move), ceiling_spsc_rings/hot_path (a ring per producer, 16-byte items, busy-polling consumer: the
 // most one consumer thread can take from these producers on this machine), ceiling_sharded_ring/hot_path
 // (powerbatch's own request, completion and queue with a busy-polling consumer that forms batches straight from the
-// queue: the most a batcher built from those parts could move; arrivals stamped as Batcher stamps them), its two
-// variants ceiling_sharded_ring_no_clock (the request without its arrival time: what a free stamp would allow) and
-// ceiling_sharded_ring_bare_items (16-byte items, no clock, in the same queue: what the request's weight costs), and
+// queue: the most a batcher built from those parts could move; arrivals stamped as Batcher stamps them), its three
+// variants ceiling_sharded_ring_shared_admission (plus one atomic add per request to a word all producers share, as
+// Batcher's admission: what that costs), ceiling_sharded_ring_no_clock (the request without its arrival time: what a
+// free stamp would allow) and ceiling_sharded_ring_bare_items (16-byte items, no clock, in the same queue: what the
+// request's weight costs), and
 // floor_asio_steady_timer/flush_timing (a bare 1 ms Asio timer armed from another thread: the wake-up latency any
 // Asio-based batcher inherits).
 //
@@ -610,6 +612,11 @@ struct bare_item {
 // counter_arrivals is calibrated, else steady_clock).
 enum class arrival_stamps { none, as_batcher };
 
+// Whether a ceiling's producers also count each request in one atomic word that every producer adds to and the
+// consumer takes back from once a batch, as Batcher's admission does (batcher_core::admitted_): what that shared
+// read-modify-write costs on its own.
+enum class admission_count { none, shared };
+
 // What a process's first batcher and its dispatchers do in their first 20 ms: calibrate the counter, so that a
 // ceiling without a batcher stamps as one would. (Bounded: a CPU without an invariant counter never calibrates.)
 void calibrate_counter_arrivals() {
@@ -624,7 +631,7 @@ void calibrate_counter_arrivals() {
 // arrival stamp), queue::sharded_ring, and batches formed straight from the queue, with no admission, wake-up,
 // timer, lanes, priorities or ordering across producers. What a batcher built from these parts could move if its
 // dispatcher did nothing else.
-template <class Item, arrival_stamps Stamps>
+template <class Item, arrival_stamps Stamps, admission_count Admission = admission_count::none>
 class direct_batching {
  public:
   using completion_type = decltype(Item::done);
@@ -661,6 +668,7 @@ class direct_batching {
       }
       r.done.emplace(done, nullptr, nullptr, nullptr);
     }
+    if constexpr (Admission == admission_count::shared) admitted_.fetch_add(1, std::memory_order_seq_cst);
     if (!queue_.try_push(std::move(r))) std::abort();  // holds both producers' windows: never full
   }
 
@@ -670,6 +678,7 @@ class direct_batching {
     b.completions.clear();
     const std::size_t n = queue_.try_pop_bulk(inserter{&b}, max_batch_size);
     if (n == 0) return 0;
+    if constexpr (Admission == admission_count::shared) admitted_.fetch_sub(n, std::memory_order_seq_cst);
     noop_batch{}(std::span<int>(b.inputs.data(), n), std::span<int>(b.outputs.data(), n));
     for (std::size_t i = 0; i < n; ++i) {
       if constexpr (std::is_same_v<Item, bare_item>)
@@ -700,6 +709,7 @@ class direct_batching {
   };
 
   typename pb::queue::sharded_ring<>::template queue<Item> queue_{powerbatch_capacity};
+  alignas(64) std::atomic<std::uint64_t> admitted_{0};  // last, on a line of its own
 };
 
 using our_parts = direct_batching<pb::detail::request<int, int>, arrival_stamps::as_batcher>;
@@ -977,6 +987,10 @@ void register_all() {
   hot("ceiling_moodycamel_spin/hot_path", bm_ceiling_hot_path, 2);
   hot("ceiling_spsc_rings/hot_path", bm_ceiling_spsc_hot_path, 2);
   hot("ceiling_sharded_ring/hot_path", bm_ceiling_sharded_ring_hot_path<our_parts>, 2);
+  hot("ceiling_sharded_ring_shared_admission/hot_path",
+      bm_ceiling_sharded_ring_hot_path<
+          direct_batching<pb::detail::request<int, int>, arrival_stamps::as_batcher, admission_count::shared>>,
+      2);
   hot("ceiling_sharded_ring_no_clock/hot_path",
       bm_ceiling_sharded_ring_hot_path<direct_batching<pb::detail::request<int, int>, arrival_stamps::none>>, 2);
   hot("ceiling_sharded_ring_bare_items/hot_path",

@@ -77,8 +77,10 @@ constexpr bool admitted_before(admission_number a, admission_number b) noexcept 
   return static_cast<std::int32_t>(a - b) < 0;
 }
 
-// The fields the dispatcher reads first lead, and a small input and a small handler follow them: for an int input
-// and a pointer-sized callback the whole request sits in the queue slot's first cache line.
+// The fields the dispatcher reads first lead, and a small input and the handler follow them. For an int input, all
+// but a small handler's own bytes sit in the queue slot's first cache line; those start the second. Reordering so
+// that a plain request lies in one line measured no faster on a 16-core Xeon (the producers' admission is the limit
+// there) and about 4 % faster on a 2-core machine's hot path, for 0.5-0.8 ns more a request on one thread: not kept.
 template <class Input, class Output>
 struct request {
   time_point arrival{};  // or, when counter_stamped, the raw counter_arrivals count in its ticks
