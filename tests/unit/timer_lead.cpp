@@ -161,6 +161,12 @@ TEST_CASE("wake_lateness: the median and 99th percentile of the last 128 wake-up
   CHECK(limited.p99() == 35us);
   CHECK(limited.median() == 18us);
   CHECK(limited.lead() == 10us);
+
+  // The largest target asks for the median alone (and the limit plus it must not overflow).
+  pb::detail::wake_lateness median_only(pb::duration::max(), 200us);
+  for (int us : micros) median_only.record(std::chrono::microseconds(us));
+  CHECK(median_only.p99() == 127us);
+  CHECK(median_only.lead() == 64us);
 }
 
 TEST_CASE("A virtual clock ignores timer_lead: the timer fires when the decision is due, with no busy wait",

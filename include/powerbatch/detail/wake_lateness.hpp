@@ -36,7 +36,8 @@ class wake_lateness {
     ++recorded_;
     const std::size_t recorded = recorded_ < window ? static_cast<std::size_t>(recorded_) : window;
     std::array<duration, window> ranked;
-    const duration fixable = limit_ + target_;
+    // Saturating: a target of duration::max() asks for the median alone.
+    const duration fixable = target_ > duration::max() - limit_ ? duration::max() : limit_ + target_;
     const auto end = std::copy_if(samples_.begin(), samples_.begin() + static_cast<std::ptrdiff_t>(recorded),
                                   ranked.begin(), [fixable](duration d) { return d <= fixable; });
     const auto n = static_cast<std::size_t>(end - ranked.begin());
