@@ -35,13 +35,13 @@ struct batcher_config {
   // max_performance). Ignored with a virtual clock, like timer_lead.
   duration max_learned_timer_lead =
       tolerates_late_wakeups<Timeout> ? duration::zero() : duration(std::chrono::microseconds(200));
-  // How late a timed decision may come at the 99th percentile, as far as a learned lead can see to it: a smaller
-  // target buys punctuality with busy waiting. Wake-ups later than max_learned_timer_lead plus this, which no
-  // learned lead would put on time, are not counted. Measured on a 16-core Xeon VM whose wake-ups came 14-34 µs
-  // late at p50 and 50-113 µs at p99: flush lateness p99 37-50 µs in three runs of four, and 74 µs in one where a
-  // fixed 100 µs lead gave 52 µs, for 9-40 µs of busy wait per timed decision (learning included); the median alone
-  // gave 58-65 µs for 1-2 µs. With the percentile term alone, a 10 µs target gave 22-36 µs for 18-36 µs of busy
-  // wait, and 40 µs gave 56-62 µs.
+  // How late a timed decision may come at the 99th percentile, as far as a learned lead can see to it: a smaller target
+  // buys punctuality with busy waiting, and duration::max() leaves the median alone. Wake-ups later than
+  // max_learned_timer_lead plus this, which no learned lead would put on time, are not counted. Measured on a 16-core
+  // Xeon VM whose wake-ups came 14-34 µs late at p50 and 50-113 µs at p99: flush lateness p99 37-50 µs in three runs of
+  // four, and 74 µs in one where a fixed 100 µs lead gave 52 µs, for 9-40 µs of busy wait per timed decision (learning
+  // included); the median alone gave 58-65 µs for 1-2 µs. With the percentile term alone, a 10 µs target gave 22-36 µs
+  // for 18-36 µs of busy wait, and 40 µs gave 56-62 µs.
   duration flush_lateness_target = std::chrono::microseconds(25);
 
   typename Timeout::params timeout{};
