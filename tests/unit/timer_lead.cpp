@@ -23,13 +23,8 @@ using namespace pbtest;
 
 namespace {
 
-struct dispatch_observer {
-  std::vector<pb::time_point> dispatched;
-  void on_batch(const pb::batch_record& r) { dispatched.push_back(r.dispatched_at); }
-};
-
 using real_batcher = pb::Batcher<pb::queue::mutex_deque, pb::timeout::size_or_delay, pb::priority::fifo,
-                                 recording_backend, std::chrono::steady_clock, dispatch_observer>;
+                                 recording_backend, std::chrono::steady_clock, arrival_observer>;
 
 // What a run of lone requests left behind (run_lone_requests).
 struct lone_run {

@@ -1118,8 +1118,7 @@ class batcher_core
     }
     const time_point finished = Clock::now();
     slot.service_time = finished - started;
-    counters_.busy_ns.add(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(slot.service_time).count()));
+    counters_.busy_ns.add(static_cast<std::uint64_t>(nanoseconds_of(slot.service_time)));
     if constexpr (observes_batches<Observer>)
       observer_.on_batch(batch_record{slot.key, n, slot.reason, static_cast<bool>(slot.error), slot.dispatched_at,
                                       started, finished, std::span<const time_point>(slot.arrivals)});
