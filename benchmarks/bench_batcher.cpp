@@ -16,7 +16,8 @@
 //   powerbatch_default/idle       voluntary context switches of the executor's thread while idle for 2 s
 //
 // Variants: powerbatch_default (default_batcher: queue::sharded_ring) and powerbatch_<queue> for every other queue
-// policy; the references of reference_mutex_condvar.hpp: reference_mutex_condvar (one FIFO of requests, the common
+// policy; powerbatch_grouped_admission (default_batcher with config admission = grouped: per-group credits, order
+// from the CPU counter; counter grouped_admission = 0 where this machine does not trust it); the references of reference_mutex_condvar.hpp: reference_mutex_condvar (one FIFO of requests, the common
 // design), reference_mutex_condvar_batch_swap (TensorFlow's batch forming: a whole batch leaves by one pointer swap)
 // and reference_mutex_condvar_std_deque (the FIFO as a literal std::deque). Yardsticks that are not batchers:
 // ceiling_moodycamel_spin/hot_path (producers -> moodycamel -> a busy-polling consumer: the most a batcher over
@@ -434,8 +435,9 @@ template <class Queue>
 using queue_batcher = pb::Batcher<Queue, pb::default_timeout, pb::default_priority, noop_backend>;
 
 template <class BatcherType>
-typename BatcherType::config hot_path_config() {
+typename BatcherType::config hot_path_config(pb::admission_mode admission = pb::admission_mode::shared_count) {
   typename BatcherType::config cfg;
+  cfg.admission = admission;
   cfg.queue_capacity = powerbatch_capacity;
   cfg.timeout.max_batch_size = max_batch_size;
   cfg.timeout.max_delay = max_delay;
@@ -443,14 +445,16 @@ typename BatcherType::config hot_path_config() {
 }
 
 // WithTimeout: every request carries a 1 s timeout (none expires), which takes the producer path that must let the
-// dispatcher see the request's deadline.
-template <class BatcherType, bool WithTimeout = false>
+// dispatcher see the request's deadline. Counter grouped_admission: 1 where the batcher admits by per-group credits.
+template <class BatcherType, bool WithTimeout = false, pb::admission_mode Admission = pb::admission_mode::shared_count>
 void bm_powerbatch_hot_path(benchmark::State& state, int producers) {
   io_thread io;
   pb::request_options options;
   if constexpr (WithTimeout) options.timeout = std::chrono::seconds(1);
   {
-    BatcherType batcher(io.context().get_executor(), noop_backend(noop_batch{}), hot_path_config<BatcherType>());
+    BatcherType batcher(io.context().get_executor(), noop_backend(noop_batch{}),
+                        hot_path_config<BatcherType>(Admission));
+    state.counters["grouped_admission"] = batcher.stats().grouped_admission ? 1 : 0;
     run_hot_path(
         state, producers,
         [&batcher, &options](int value, count_completion done) { batcher.async_submit(value, options, done); },
@@ -979,6 +983,8 @@ void register_all() {
   hot("powerbatch_default/hot_path", bm_powerbatch_hot_path<pb::default_batcher<noop_backend>>, 2);
   hot("reference_mutex_condvar/hot_path", bm_reference_hot_path<reference_fifo>, 2);
   hot("powerbatch_default/hot_path_timeout", bm_powerbatch_hot_path<pb::default_batcher<noop_backend>, true>, 2);
+  hot("powerbatch_grouped_admission/hot_path",
+      bm_powerbatch_hot_path<pb::default_batcher<noop_backend>, false, pb::admission_mode::grouped>, 2);
   hot("reference_mutex_condvar_batch_swap/hot_path", bm_reference_hot_path<reference_batch_swap>, 2);
   hot("reference_mutex_condvar_std_deque/hot_path", bm_reference_hot_path<reference_std_deque>, 2);
   hot("powerbatch_mutex_deque/hot_path", bm_powerbatch_hot_path<queue_batcher<pb::queue::mutex_deque>>, 2);

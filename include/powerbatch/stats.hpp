@@ -52,6 +52,7 @@ struct batcher_stats {
   std::chrono::nanoseconds timer_lead{};      // how early the timer fires now (config timer_lead, or learned)
   std::uint64_t in_flight = 0;           // batches running now
   std::uint64_t pending = 0;             // admitted requests not yet dispatched or finished
+  bool grouped_admission = false;        // admits by per-group credits (admission_mode::grouped, where trusted)
 
   std::uint64_t rejected() const noexcept {
     return queue_full + deadline_expired + cancelled + shutting_down + invalid_input;

@@ -779,6 +779,27 @@ TEST_CASE("stress: default_batcher, 4 producers x 250 000, shutdown in the middl
   }
 }
 
+// Grouped admission: per-group credits, arrival order from the CPU counter (shared_count where it is not trusted).
+TEST_CASE("stress: default_batcher with grouped admission, 4 producers x 50 000", "[stress]") {
+  using batcher_type = pb::default_batcher<stress_backend>;
+  const std::size_t n = requests_per_producer(50'000);
+  auto configure = [](batcher_type::config& cfg) {
+    cfg.admission = pb::admission_mode::grouped;
+    cfg.queue_capacity = 512;  // small, so that groups run dry and take back each other's credits
+    cfg.max_in_flight = 3;
+    cfg.timeout.max_batch_size = 32;
+    cfg.timeout.max_delay = 500us;
+  };
+  SECTION("one thread_pool(2), shutdown cancel") {
+    run_and_check<batcher_type>("grouped/one_pool/cancel", n, pb::shutdown_mode::cancel, topology::one_pool,
+                                configure);
+  }
+  SECTION("dispatch on an io_context, compute on a thread_pool(2), shutdown drain") {
+    run_and_check<batcher_type>("grouped/io_context+pool/drain", n, pb::shutdown_mode::drain,
+                                topology::dispatch_io_context_compute_pool, configure);
+  }
+}
+
 // ---- other queue and priority policies, smaller -----------------------------------------------------------------
 
 TEST_CASE("stress: mutex_deque + earliest_deadline (latency_target), 4 producers x 50 000", "[stress]") {

@@ -130,10 +130,14 @@ TEST_CASE("dispatch on one executor, backend on a thread pool, completions back 
 
 TEST_CASE("a batch reaches the backend in arrival order and completes submitter by submitter", "[asio]") {
   // Two threads take turns submitting, so their requests interleave in one batch. The backend must see them in
-  // arrival order (admission order, never the two CPUs' counter stamps, which may disagree); completions come one
-  // submitting thread after the other (each in arrival order), unless the two threads share a submitter group, and
-  // then in arrival order.
-  constexpr int per_thread = 8;
+  // arrival order (the shared count's admission order, or the counter's fenced read under grouped admission; never
+  // the arrival stamps, which may disagree); completions come one submitting thread after the other (each in arrival
+  // order), unless the two threads share a submitter group, and then in arrival order. Grouped admission is the
+  // one that can get this wrong (stop 16's CI once saw two turns swapped with an unfenced counter read), so it takes
+  // many turns.
+  const auto admission = GENERATE(pb::admission_mode::shared_count, pb::admission_mode::grouped);
+  const int per_thread = admission == pb::admission_mode::grouped ? 1000 : 8;
+  CAPTURE(static_cast<int>(admission));
   std::vector<int> backend_saw;
   auto backend = pb::backend::from_function<int, int>([&](std::span<int> in, std::span<int> out) {
     backend_saw.assign(in.begin(), in.end());
@@ -141,7 +145,8 @@ TEST_CASE("a batch reaches the backend in arrival order and completes submitter 
   });
   asio::io_context io;  // not run until every request is in: one batch of all of them
   pb::default_batcher<decltype(backend)>::config cfg;
-  cfg.timeout.max_batch_size = 2 * per_thread;
+  cfg.admission = admission;
+  cfg.timeout.max_batch_size = 2 * static_cast<std::size_t>(per_thread);
   cfg.timeout.max_delay = 10s;
   pb::default_batcher<decltype(backend)> b(io.get_executor(), backend, cfg);
 
@@ -152,7 +157,7 @@ TEST_CASE("a batch reaches the backend in arrival order and completes submitter 
     group[who] = pb::detail::this_thread_ordinal() % pb::detail::submitter_groups;
     for (int i = 0; i < per_thread; ++i) {
       while (turn.load() != 2 * i + who) std::this_thread::yield();
-      b.async_submit(100 * (who + 1) + i, [&](std::error_code ec, int v) { completed.push_back(ec ? -1 : v); });
+      b.async_submit(10000 * (who + 1) + i, [&](std::error_code ec, int v) { completed.push_back(ec ? -1 : v); });
       turn.store(2 * i + who + 1);
     }
   };
@@ -160,18 +165,18 @@ TEST_CASE("a batch reaches the backend in arrival order and completes submitter 
   first.join();
   second.join();
   io.run_for(5s);
-  REQUIRE(completed.size() == 2 * per_thread);
+  REQUIRE(completed.size() == 2 * static_cast<std::size_t>(per_thread));
 
   std::vector<int> arrival_order;
   for (int i = 0; i < per_thread; ++i) {
-    arrival_order.push_back(100 + i);
-    arrival_order.push_back(200 + i);
+    arrival_order.push_back(10000 + i);
+    arrival_order.push_back(20000 + i);
   }
   CHECK(backend_saw == arrival_order);
   std::vector<int> expected = arrival_order;
   if (group[0] != group[1])
     std::stable_sort(expected.begin(), expected.end(),
-                     [&](int a, int b) { return group[a / 100 - 1] < group[b / 100 - 1]; });
+                     [&](int a, int b) { return group[a / 10000 - 1] < group[b / 10000 - 1]; });
   CHECK(completed == expected);
   CHECK(b.stats().batches == 1);
   b.async_shutdown(pb::shutdown_mode::drain, [] {});
@@ -199,6 +204,7 @@ TEST_CASE("blocking submit and submit_batch for synchronous callers", "[asio][bl
 TEST_CASE("a whole batch is admitted all or nothing", "[asio][backpressure]") {
   pb::runner run(1);
   auto cfg = quick_config();
+  cfg.admission = GENERATE(pb::admission_mode::shared_count, pb::admission_mode::grouped);
   cfg.queue_capacity = 8;
   real_batcher b(run.get_executor(), doubler(), cfg);
   auto too_big = b.submit_batch(std::vector<int>(9, 1));

@@ -106,16 +106,18 @@ class manual_loop {
   }
 };
 
-// One Queue x Priority combination for the behaviour suite, and every Priority policy over one Queue.
-template <class Q, class P>
+// One Queue x Priority x admission combination for the behaviour suite, and every Priority policy over one Queue.
+template <class Q, class P, pb::admission_mode A = pb::admission_mode::shared_count>
 struct combo {
   using queue = Q;
   using priority = P;
+  static constexpr pb::admission_mode admission = A;
 };
 
-template <class Q>
-using with_every_priority = std::tuple<combo<Q, pb::priority::fifo>, combo<Q, pb::priority::strict_levels<3>>,
-                                       combo<Q, pb::priority::earliest_deadline>, combo<Q, pb::priority::aging<3>>>;
+template <class Q, pb::admission_mode A = pb::admission_mode::shared_count>
+using with_every_priority =
+    std::tuple<combo<Q, pb::priority::fifo, A>, combo<Q, pb::priority::strict_levels<3>, A>,
+               combo<Q, pb::priority::earliest_deadline, A>, combo<Q, pb::priority::aging<3>, A>>;
 
 template <class... Queues>
 using combos_over = decltype(std::tuple_cat(with_every_priority<Queues>{}...));

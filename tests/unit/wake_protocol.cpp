@@ -58,6 +58,8 @@ TEST_CASE("A request admitted before the dispatcher published, pushed after it l
   std::thread io_thread([&] { io.run(); });
 
   gated_batcher::config cfg;
+  // Under grouped admission the dispatcher counts request 1 by its group's count instead of the shared one.
+  cfg.admission = GENERATE(pb::admission_mode::shared_count, pb::admission_mode::grouped);
   cfg.timeout.max_batch_size = 2;
   cfg.timeout.max_delay = std::chrono::hours(1);  // only the batch size can flush: no timer to rescue a lost wake
   recording_backend backend;
