@@ -784,11 +784,11 @@ void run_dispatch_cost(benchmark::State& state, Submit submit, CompleteAll compl
   state.counters["allocs_per_request"] = static_cast<double>(news) / n;
 }
 
-template <bool WithTimeout>
+template <bool WithTimeout, pb::admission_mode Admission = pb::admission_mode::shared_count>
 void bm_powerbatch_dispatch_cost(benchmark::State& state) {
   using batcher_type = pb::default_batcher<noop_backend>;
   asio::io_context ioc;  // run by this thread only, between chunks
-  batcher_type batcher(ioc.get_executor(), noop_backend(noop_batch{}), hot_path_config<batcher_type>());
+  batcher_type batcher(ioc.get_executor(), noop_backend(noop_batch{}), hot_path_config<batcher_type>(Admission));
   pb::request_options options;
   if (WithTimeout) options.with_timeout(std::chrono::seconds(1));  // as hot_path_timeout: none expires
   run_dispatch_cost(
@@ -1002,6 +1002,10 @@ void register_all() {
   hot("ceiling_sharded_ring_bare_items/hot_path",
       bm_ceiling_sharded_ring_hot_path<direct_batching<bare_item, arrival_stamps::none>>, 2);
   benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost", bm_powerbatch_dispatch_cost<false>)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("powerbatch_grouped_admission/dispatch_cost",
+                               bm_powerbatch_dispatch_cost<false, pb::admission_mode::grouped>)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("ceiling_sharded_ring/dispatch_cost", bm_ceiling_sharded_ring_dispatch_cost)

@@ -61,13 +61,7 @@ class grouped_admission {
   // Admits n requests of `group`, all or none. With credits at hand (nearly always) it is one compare-and-swap,
   // inline: a call returning the result through memory stalled the producer on reloading it (perf, 2-core machine).
   [[gnu::always_inline]] admit_result admit(unsigned group, std::uint32_t n) {
-    std::atomic<std::uint64_t>& word = groups_[group].word;
-    std::uint64_t w = word.load(std::memory_order_relaxed);
-    while (!(w & closed_bit) && credits_of(w) >= n) {
-      const std::uint64_t desired = w - n + (std::uint64_t{n} << count_shift);
-      if (word.compare_exchange_weak(w, desired, std::memory_order_seq_cst, std::memory_order_relaxed))
-        return {std::nullopt, count_of(desired), false};
-    }
+    if (const auto count = take(groups_[group].word, n)) return {std::nullopt, *count, false};
     return admit_after_refill(group, n);
   }
 
@@ -179,22 +173,31 @@ class grouped_admission {
     bool wake = false;
   };
 
+  // Takes n credits from an open group word and counts n admissions: the group's count after, or nothing if the
+  // word is closed or holds fewer than n credits.
+  [[gnu::always_inline]] static std::optional<std::uint32_t> take(std::atomic<std::uint64_t>& word, std::uint32_t n) {
+    std::uint64_t w = word.load(std::memory_order_relaxed);
+    while (!(w & closed_bit) && credits_of(w) >= n) {
+      const std::uint64_t desired = w - n + (std::uint64_t{n} << count_shift);
+      if (word.compare_exchange_weak(w, desired, std::memory_order_seq_cst, std::memory_order_relaxed))
+        return count_of(desired);
+    }
+    return std::nullopt;
+  }
+
   // admit() once its group is closed or short of credits: refills the group and tries again, or refuses.
   [[gnu::noinline]] admit_result admit_after_refill(unsigned group, std::uint32_t n) {
     std::atomic<std::uint64_t>& word = groups_[group].word;
     bool wake = false;
-    for (std::uint64_t w = word.load(std::memory_order_relaxed);;) {
+    for (;;) {
+      const std::uint64_t w = word.load(std::memory_order_relaxed);
       if (w & closed_bit) return {errc::shutting_down, 0, wake};
-      if (credits_of(w) >= n) {
-        const std::uint64_t desired = w - n + (std::uint64_t{n} << count_shift);
-        if (word.compare_exchange_weak(w, desired, std::memory_order_seq_cst, std::memory_order_relaxed))
-          return {std::nullopt, count_of(desired), wake};
-        continue;  // w holds the word's new value
+      if (credits_of(w) < n) {
+        const refill_result refilled = refill(group, n - static_cast<std::uint32_t>(credits_of(w)));
+        wake = wake || refilled.wake;
+        if (refilled.refusal) return {refilled.refusal, 0, wake};
       }
-      const refill_result refilled = refill(group, n - static_cast<std::uint32_t>(credits_of(w)));
-      wake = wake || refilled.wake;
-      if (refilled.refusal) return {refilled.refusal, 0, wake};
-      w = word.load(std::memory_order_relaxed);
+      if (const auto count = take(word, n)) return {std::nullopt, *count, wake};
     }
   }
 
