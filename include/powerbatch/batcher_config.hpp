@@ -21,7 +21,7 @@ POWERBATCH_BEGIN_NAMESPACE
 //    Linux uses as its clocksource (detail/counter_order.hpp); elsewhere the batcher uses shared_count.
 //    Batcher::stats().grouped_admission says which one a batcher uses.
 // Measured (bench_batcher, hot_path, 2 producers): on a 2-vCPU AMD EPYC VM, grouped moved 0.65x what shared_count
-// did (18 against 27.5 M requests/s): the counter's fenced read costs a producer about 20 ns there, and the shared
+// did (18 against 27.5 M requests/s): the counter's ordered read costs a producer about 20 ns there, and the shared
 // count's add, between two vCPUs, little. On a 16-core Xeon VM the shared add took 78 % of submit's time and halved
 // the bare queue's throughput; grouped is not yet measured there, so it is not the default.
 enum class admission_mode : std::uint8_t { shared_count, grouped };

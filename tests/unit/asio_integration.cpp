@@ -130,7 +130,7 @@ TEST_CASE("dispatch on one executor, backend on a thread pool, completions back 
 
 TEST_CASE("a batch reaches the backend in arrival order and completes submitter by submitter", "[asio]") {
   // Two threads take turns submitting, so their requests interleave in one batch. The backend must see them in
-  // arrival order (the shared count's admission order, or the counter's fenced read under grouped admission; never
+  // arrival order (the shared count's admission order, or the counter's ordered read under grouped admission; never
   // the arrival stamps, which may disagree); completions come one submitting thread after the other (each in arrival
   // order), unless the two threads share a submitter group, and then in arrival order. Grouped admission is the
   // one that can get this wrong (stop 16's CI once saw two turns swapped with an unfenced counter read), so it takes

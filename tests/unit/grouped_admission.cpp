@@ -72,9 +72,11 @@ TEST_CASE("grouped_admission admits a whole batch or none of it", "[admission]")
 
 TEST_CASE("grouped_admission refuses with shutting_down once closed, and counts what is still out", "[admission]") {
   admission a(64);
+  CHECK_FALSE(a.all_given_back());  // every credit is home, but a shutdown's test waits for close()
   REQUIRE(admit_one(a, 0) == 1);
   REQUIRE(admit_one(a, 1) == 1);
   a.close();
+  CHECK_FALSE(a.all_given_back());
   std::optional<pb::errc> refusal;
   CHECK(admit_one(a, 0, &refusal) == 0);  // credits at hand, but closed
   CHECK(refusal == pb::errc::shutting_down);
@@ -83,8 +85,10 @@ TEST_CASE("grouped_admission refuses with shutting_down once closed, and counts 
   CHECK(a.outstanding() == 2);
   CHECK(a.undo(1, 1));  // closed: the dispatcher must look again
   CHECK(a.outstanding() == 1);
+  CHECK_FALSE(a.all_given_back());
   a.give_back(1);
   CHECK(a.outstanding() == 0);
+  CHECK(a.all_given_back());
 }
 
 TEST_CASE("grouped_admission's triggers: `needed` new admissions wake the dispatcher, in whatever groups they come",
