@@ -7,8 +7,8 @@
 //
 // Capacity: `capacity` credits in all, in a shared pool and in the groups' own words. A producer admits from its
 // group's credits, a compare-and-swap on a line only its group writes. A group that runs dry takes a chunk from the
-// pool; when the pool is dry too, the producer takes back the credits stranded in the other groups before it
-// refuses. The dispatcher returns the credits of requests that left to the pool, once per pass. So at most
+// pool; when the pool is dry too, the producer takes back the credits stranded in the other groups, and looks again
+// while credits come back, before it refuses. The dispatcher returns the credits of requests that left to the pool, once per pass. So at most
 // `capacity` requests are admitted and not yet left, as with the shared count.
 //
 // Wake-ups: each group's word also counts its admissions (wrapping). After each pass the dispatcher gives every group
@@ -19,8 +19,8 @@
 // the dispatcher about once per batch.
 //
 // Closing: a closed bit in the pool and in every group's word; an admission that sees it refuses. Credits never
-// leave a closed group, and a credit put into a closed word asks for a wake-up, so once closed, the credits the
-// dispatcher counts can only grow until every request has left.
+// leave a closed group, and a credit put into a closed word asks for a wake-up, so once every word is closed, the
+// credits the dispatcher counts (all_given_back) can only grow until every request has left.
 //
 // Thread safety: admit, undo from any thread; close from any thread; the rest from the dispatcher only.
 #pragma once
@@ -59,7 +59,8 @@ class grouped_admission {
   // ---- producers ----
 
   // Admits n requests of `group`, all or none. With credits at hand (nearly always) it is one compare-and-swap,
-  // inline: a call returning the result through memory stalled the producer on reloading it (perf, 2-core machine).
+  // inlined into the caller: as a call, perf put a third of its samples on reloading the result it had returned
+  // through memory (2-core machine).
   [[gnu::always_inline]] admit_result admit(unsigned group, std::uint32_t n) {
     if (const auto count = take(groups_[group].word, n)) return {std::nullopt, *count, false};
     return admit_after_refill(group, n);
