@@ -17,9 +17,10 @@
 //
 // Variants: powerbatch_default (default_batcher: queue::sharded_ring) and powerbatch_<queue> for every other queue
 // policy; powerbatch_grouped_admission (default_batcher with config admission = grouped: per-group credits, order
-// from the CPU counter; counter grouped_admission = 0 where this machine does not trust it); the references of reference_mutex_condvar.hpp: reference_mutex_condvar (one FIFO of requests, the common
-// design), reference_mutex_condvar_batch_swap (TensorFlow's batch forming: a whole batch leaves by one pointer swap)
-// and reference_mutex_condvar_std_deque (the FIFO as a literal std::deque). Yardsticks that are not batchers:
+// from the CPU counter; counter grouped_admission = 0 where this machine does not trust it); the references of
+// reference_mutex_condvar.hpp: reference_mutex_condvar (one FIFO of requests, the common design),
+// reference_mutex_condvar_batch_swap (TensorFlow's batch forming: a whole batch leaves by one pointer swap) and
+// reference_mutex_condvar_std_deque (the FIFO as a literal std::deque). Yardsticks that are not batchers:
 // ceiling_moodycamel_spin/hot_path (producers -> moodycamel -> a busy-polling consumer: the most a batcher over
 // moodycamel could move), ceiling_spsc_rings/hot_path (a ring per producer, 16-byte items, busy-polling consumer: the
 // most one consumer thread can take from these producers on this machine), ceiling_sharded_ring/hot_path

@@ -8,8 +8,8 @@
 // Capacity: `capacity` credits in all, in a shared pool and in the groups' own words. A producer admits from its
 // group's credits, a compare-and-swap on a line only its group writes. A group that runs dry takes a chunk from the
 // pool; when the pool is dry too, the producer takes back the credits stranded in the other groups, and looks again
-// while credits come back, before it refuses. The dispatcher returns the credits of requests that left to the pool, once per pass. So at most
-// `capacity` requests are admitted and not yet left, as with the shared count.
+// while credits come back, before it refuses. The dispatcher returns the credits of requests that left to the pool,
+// once per pass. So at most `capacity` requests are admitted and not yet left, as with the shared count.
 //
 // Wake-ups: each group's word also counts its admissions (wrapping). After each pass the dispatcher gives every group
 // a trigger: the count at which an admission there wakes it. Each allowance (trigger less the count the dispatcher
