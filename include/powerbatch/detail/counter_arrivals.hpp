@@ -143,14 +143,19 @@ class counter_arrivals {
   }
 
   // True where the CPU says its counter runs at a constant rate in every power state (CPUID 0x80000007, EDX bit 8).
-  static bool invariant_counter() noexcept {
+  static bool invariant_counter() noexcept { return extended_cpuid_edx_bit(0x80000007u, 8); }
+
+  // Bit `bit` of EDX from extended CPUID leaf `leaf` (0x8000000x); false where the CPU lacks the leaf or is not x86.
+  static bool extended_cpuid_edx_bit(unsigned leaf, unsigned bit) noexcept {
 #if POWERBATCH_COUNTER_ARRIVALS
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
     // clang declares __get_cpuid_max as returning int, gcc as unsigned.
-    if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000007u) return false;
-    if (!__get_cpuid(0x80000007u, &eax, &ebx, &ecx, &edx)) return false;
-    return (edx & (1u << 8)) != 0;
+    if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < leaf) return false;
+    if (!__get_cpuid(leaf, &eax, &ebx, &ecx, &edx)) return false;
+    return (edx & (1u << bit)) != 0;
 #else
+    (void)leaf;
+    (void)bit;
     return false;
 #endif
   }

@@ -57,23 +57,12 @@ struct counter_order {
   // Whether read() orders submissions on this machine: rdtscp, and an invariant counter that Linux uses as its
   // clocksource. Decided once per process.
   static bool trusted() noexcept {
-    static const bool value =
-        supported && has_rdtscp() && counter_arrivals::invariant_counter() && clocksource_is_tsc();
+    static const bool value = supported && counter_arrivals::extended_cpuid_edx_bit(0x80000001u, 27) &&  // rdtscp
+                              counter_arrivals::invariant_counter() && clocksource_is_tsc();
     return value;
   }
 
  private:
-  // CPUID 0x80000001, EDX bit 27.
-  static bool has_rdtscp() noexcept {
-#if POWERBATCH_COUNTER_ORDER
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000001u) return false;
-    if (!__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx)) return false;
-    return (edx & (1u << 27)) != 0;
-#else
-    return false;
-#endif
-  }
 
   static bool clocksource_is_tsc() noexcept {
     std::FILE* f = std::fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
