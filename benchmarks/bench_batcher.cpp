@@ -25,11 +25,12 @@
 // moodycamel could move), ceiling_spsc_rings/hot_path (a ring per producer, 16-byte items, busy-polling consumer: the
 // most one consumer thread can take from these producers on this machine), ceiling_sharded_ring/hot_path
 // (powerbatch's own request, completion and queue with a busy-polling consumer that forms batches straight from the
-// queue: the most a batcher built from those parts could move; arrivals stamped as Batcher stamps them), its three
+// queue: the most a batcher built from those parts could move; arrivals stamped as Batcher stamps them), its four
 // variants ceiling_sharded_ring_shared_admission (plus one atomic add per request to a word all producers share, as
-// Batcher's admission: what that costs), ceiling_sharded_ring_no_clock (the request without its arrival time: what a
-// free stamp would allow) and ceiling_sharded_ring_bare_items (16-byte items, no clock, in the same queue: what the
-// request's weight costs), and
+// Batcher's admission: what that costs), ceiling_sharded_ring_ordered_stamp (stamped with the counter's ordered
+// read instead, as grouped admission stamps: the most that mode could move), ceiling_sharded_ring_no_clock (the
+// request without its arrival time: what a free stamp would allow) and ceiling_sharded_ring_bare_items (16-byte
+// items, no clock, in the same queue: what the request's weight costs), and
 // floor_asio_steady_timer/flush_timing (a bare 1 ms Asio timer armed from another thread: the wake-up latency any
 // Asio-based batcher inherits).
 //
@@ -613,9 +614,10 @@ struct bare_item {
   count_completion done{nullptr};
 };
 
-// How a ceiling's producer stamps the request's arrival: not at all, or as Batcher does (the CPU counter once
-// counter_arrivals is calibrated, else steady_clock).
-enum class arrival_stamps { none, as_batcher };
+// How a ceiling's producer stamps the request's arrival: not at all; as Batcher does (the CPU counter once
+// counter_arrivals is calibrated, else steady_clock); or as Batcher's grouped admission does, with the counter's
+// ordered read (counter_order::read, rdtscp) that also gives arrival order across producers.
+enum class arrival_stamps { none, as_batcher, ordered };
 
 // Whether a ceiling's producers also count each request in one atomic word that every producer adds to and the
 // consumer takes back from once a batch, as Batcher's admission does (batcher_core::admitted_): what that shared
@@ -642,7 +644,7 @@ class direct_batching {
   using completion_type = decltype(Item::done);
 
   direct_batching() {
-    if constexpr (Stamps == arrival_stamps::as_batcher) calibrate_counter_arrivals();
+    if constexpr (Stamps != arrival_stamps::none) calibrate_counter_arrivals();
   }
 
   // The consumer's reusable batch.
@@ -662,10 +664,11 @@ class direct_batching {
     if constexpr (std::is_same_v<Item, bare_item>) {
       r.done = done;
     } else {
-      if constexpr (Stamps == arrival_stamps::as_batcher) {
+      if constexpr (Stamps != arrival_stamps::none) {
         if (pb::detail::counter_arrivals::calibrated()) {
-          r.arrival = bench_clock::time_point(
-              bench_clock::duration(static_cast<bench_clock::rep>(pb::detail::counter_arrivals::read())));
+          const std::uint64_t count = Stamps == arrival_stamps::ordered ? pb::detail::counter_order::read()
+                                                                         : pb::detail::counter_arrivals::read();
+          r.arrival = bench_clock::time_point(bench_clock::duration(static_cast<bench_clock::rep>(count)));
           r.counter_stamped = true;
         } else {
           r.arrival = bench_clock::now();
@@ -998,6 +1001,8 @@ void register_all() {
       bm_ceiling_sharded_ring_hot_path<
           direct_batching<pb::detail::request<int, int>, arrival_stamps::as_batcher, admission_count::shared>>,
       2);
+  hot("ceiling_sharded_ring_ordered_stamp/hot_path",
+      bm_ceiling_sharded_ring_hot_path<direct_batching<pb::detail::request<int, int>, arrival_stamps::ordered>>, 2);
   hot("ceiling_sharded_ring_no_clock/hot_path",
       bm_ceiling_sharded_ring_hot_path<direct_batching<pb::detail::request<int, int>, arrival_stamps::none>>, 2);
   hot("ceiling_sharded_ring_bare_items/hot_path",
