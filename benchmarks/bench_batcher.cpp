@@ -4,6 +4,10 @@
 //                                 heap allocations per request in steady state
 //   <variant>/hot_path_1producer  the same with one producer (boost_spsc can only run this one)
 //   powerbatch_default/hot_path_timeout  the hot path with a 1 s timeout on every request (none expires)
+//   interleaved/hot_path_ratios   the hot path of reference_mutex_condvar, powerbatch_default and
+//                                 powerbatch_grouped_admission taking turns, 12 rounds of one slice each: the ratios'
+//                                 medians and quartiles over the rounds (steadier than separate runs where the
+//                                 machine's speed drifts)
 //   <variant>/dispatch_cost       one thread submits 4096 requests, then completes them: producer_ns and dispatcher_ns,
 //                                 each side's own work per request (powerbatch and ceiling_sharded_ring)
 //   powerbatch_default/dispatch_cost_timeout  the same with a 1 s timeout on every request
@@ -230,6 +234,7 @@ constexpr auto max_delay = std::chrono::milliseconds(1);
 constexpr std::uint64_t window = BENCH_WINDOW;       // outstanding requests per producer
 constexpr std::uint64_t per_producer_iteration = 100'000;
 constexpr std::uint64_t per_producer_warmup = 50'000;
+constexpr std::uint64_t per_producer_slice = 400'000;  // hot_path_interleaved
 constexpr std::size_t powerbatch_capacity = 8192;    // > producers x window: the queue never refuses
 constexpr int flush_samples = 1000;
 constexpr auto idle_time = std::chrono::seconds(2);
@@ -470,13 +475,17 @@ void bm_powerbatch_hot_path(benchmark::State& state, int producers) {
 
 // ---- reference harness ------------------------------------------------------------------------------------------
 
-template <class ReferenceType>
-void bm_reference_hot_path(benchmark::State& state, int producers) {
+reference::reference_params reference_hot_path_params() {
   reference::reference_params params;
   params.max_batch_size = max_batch_size;
   params.max_delay = max_delay;
   params.reserve = static_cast<std::size_t>(window) * 2 + max_batch_size;
-  ReferenceType batcher(noop_batch{}, params);
+  return params;
+}
+
+template <class ReferenceType>
+void bm_reference_hot_path(benchmark::State& state, int producers) {
+  ReferenceType batcher(noop_batch{}, reference_hot_path_params());
   run_hot_path(
       state, producers, [&batcher](int value, count_completion done) { batcher.submit(value, done); },
       [&batcher] { return batch_stats{batcher.batches(), batcher.waits()}; });
@@ -743,6 +752,107 @@ void bm_ceiling_sharded_ring_hot_path(benchmark::State& state, int producers) {
       [&batches] { return batch_stats{batches.load(std::memory_order_relaxed), 0}; });
   stop = true;
   consumer.join();
+}
+
+// ---- hot path, interleaved: ratios on a machine whose speed drifts ----------------------------------------------
+
+// One batcher's share of an interleaved run: its own producers, which submit `per_producer_slice` requests each per
+// slice (a few hot_path iterations: slices much shorter than the scheduler's time slices measured mostly noise).
+template <class Submit>
+class hot_path_slices {
+ public:
+  hot_path_slices(int producers, Submit submit) : team_(producers), producers_(producers), submit_(std::move(submit)) {
+    run(per_producer_warmup);
+  }
+
+  // One slice: items per second.
+  double run_slice() {
+    const auto t0 = bench_clock::now();
+    run(per_producer_slice);
+    const double seconds = std::chrono::duration<double>(bench_clock::now() - t0).count();
+    return static_cast<double>(per_producer_slice) * producers_ / seconds;
+  }
+
+  std::uint64_t failed() const {
+    std::uint64_t n = 0;
+    for (const auto& s : slots_) n += s.failed.load();
+    return n;
+  }
+
+ private:
+  void run(std::uint64_t per_producer) {
+    auto work = [&](int p) { produce(submit_, slots_[static_cast<std::size_t>(p)], per_producer); };
+    team_.run(work);
+  }
+
+  producer_team team_;
+  int producers_;
+  Submit submit_;
+  std::array<producer_slot, 2> slots_;
+};
+
+double quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  return values[static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5)];
+}
+
+// The reference, powerbatch_default and powerbatch_grouped_admission take turns: each round runs one slice of each
+// (in a rotating order), all three built once and alive throughout; an idle batcher wakes nothing, so it does not
+// disturb the others' slices. A round's ratios then come from slices tens of milliseconds apart, where separate
+// hot_path runs are seconds apart: this project's 2-core VM has moved the same build at 7 M and at 21 M items/s
+// from one run to the next, and two runs can land in different phases.
+// Counters: each ratio's median over the rounds, with its 25th and 75th percentiles (_p25, _p75), and each
+// batcher's median items/s.
+void bm_hot_path_interleaved(benchmark::State& state) {
+  constexpr int producers = 2, rounds = 12;
+  using batcher_type = pb::default_batcher<noop_backend>;
+  const pb::request_options options;
+  reference_fifo reference(noop_batch{}, reference_hot_path_params());
+  io_thread io_default, io_grouped;
+  batcher_type shared(io_default.context().get_executor(), noop_backend(noop_batch{}),
+                      hot_path_config<batcher_type>(pb::admission_mode::shared_count));
+  batcher_type grouped(io_grouped.context().get_executor(), noop_backend(noop_batch{}),
+                       hot_path_config<batcher_type>(pb::admission_mode::grouped));
+  state.counters["grouped_admission"] = grouped.stats().grouped_admission ? 1 : 0;
+  {
+    hot_path_slices reference_slices(
+        producers, [&reference](int value, count_completion done) { reference.submit(value, done); });
+    hot_path_slices default_slices(producers, [&shared, &options](int value, count_completion done) {
+      shared.async_submit(value, options, done);
+    });
+    hot_path_slices grouped_slices(producers, [&grouped, &options](int value, count_completion done) {
+      grouped.async_submit(value, options, done);
+    });
+    std::array<std::vector<double>, 3> rates;  // reference, default, grouped; one entry a round
+    for (auto _ : state) {
+      for (int round = 0; round < rounds; ++round) {
+        for (int k = 0; k < 3; ++k) {
+          const int which = (round + k) % 3;
+          const double rate = which == 0   ? reference_slices.run_slice()
+                              : which == 1 ? default_slices.run_slice()
+                                           : grouped_slices.run_slice();
+          rates[static_cast<std::size_t>(which)].push_back(rate);
+        }
+      }
+    }
+    if (reference_slices.failed() + default_slices.failed() + grouped_slices.failed() != 0)
+      fail(state, "requests failed (queue_full?): the benchmark is not measuring the hot path");
+    auto report_ratio = [&](const std::string& name, std::size_t over, std::size_t under) {
+      std::vector<double> ratios(rates[over].size());
+      for (std::size_t i = 0; i < ratios.size(); ++i) ratios[i] = rates[over][i] / rates[under][i];
+      state.counters[name] = quantile(ratios, 0.5);
+      state.counters[name + "_p25"] = quantile(ratios, 0.25);
+      state.counters[name + "_p75"] = quantile(ratios, 0.75);
+    };
+    report_ratio("default_over_reference", 1, 0);
+    report_ratio("grouped_over_reference", 2, 0);
+    report_ratio("grouped_over_default", 2, 1);
+    state.counters["reference_items_per_second"] = quantile(rates[0], 0.5);
+    state.counters["default_items_per_second"] = quantile(rates[1], 0.5);
+    state.counters["grouped_items_per_second"] = quantile(rates[2], 0.5);
+  }
+  shared.shutdown(pb::shutdown_mode::drain);
+  grouped.shutdown(pb::shutdown_mode::drain);
 }
 
 // ---- dispatch cost: each side's work per request, on one thread --------------------------------------------------
@@ -1018,6 +1128,10 @@ void register_all() {
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("powerbatch_default/dispatch_cost_timeout", bm_powerbatch_dispatch_cost<true>)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("interleaved/hot_path_ratios", bm_hot_path_interleaved)
+      ->Iterations(1)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);
   hot("powerbatch_default/hot_path_1producer", bm_powerbatch_hot_path<pb::default_batcher<noop_backend>>, 1);
