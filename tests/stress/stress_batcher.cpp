@@ -754,6 +754,22 @@ void run_and_check(const std::string& name, std::size_t per_producer, pb::shutdo
 
 const char* mode_name(pb::shutdown_mode m) { return m == pb::shutdown_mode::drain ? "drain" : "cancel"; }
 
+// Runs one batcher's stress test in both executor layouts, a Catch2 section each: everything on one thread_pool(2)
+// with shutdown `pool_mode`, and dispatch on an io_context with compute on a thread_pool(2) with shutdown
+// `split_mode`. The run's name (and so its seed) is "<label>/one_pool/<mode>" or "<label>/io_context+pool/<mode>".
+template <class BatcherT, class Configure>
+void run_in_both_layouts(const std::string& label, std::size_t per_producer, pb::shutdown_mode pool_mode,
+                         pb::shutdown_mode split_mode, Configure&& configure) {
+  SECTION(std::string("one thread_pool(2), shutdown ") + mode_name(pool_mode)) {
+    run_and_check<BatcherT>(label + "/one_pool/" + mode_name(pool_mode), per_producer, pool_mode, topology::one_pool,
+                            configure);
+  }
+  SECTION(std::string("dispatch on an io_context, compute on a thread_pool(2), shutdown ") + mode_name(split_mode)) {
+    run_and_check<BatcherT>(label + "/io_context+pool/" + mode_name(split_mode), per_producer, split_mode,
+                            topology::dispatch_io_context_compute_pool, configure);
+  }
+}
+
 }  // namespace
 
 // ---- the issue's stress test: default batcher, 4 x 250 000 ---------------------------------------------------------
@@ -767,16 +783,8 @@ TEST_CASE("stress: default_batcher, 4 producers x 250 000, shutdown in the middl
     cfg.timeout.max_batch_size = 32;
     cfg.timeout.max_delay = 500us;
   };
-  for (pb::shutdown_mode mode : {pb::shutdown_mode::cancel, pb::shutdown_mode::drain}) {
-    SECTION(std::string("one thread_pool(2), shutdown ") + mode_name(mode)) {
-      run_and_check<batcher_type>(std::string("default/one_pool/") + mode_name(mode), n, mode, topology::one_pool,
-                                  configure);
-    }
-    SECTION(std::string("dispatch on an io_context, compute on a thread_pool(2), shutdown ") + mode_name(mode)) {
-      run_and_check<batcher_type>(std::string("default/io_context+pool/") + mode_name(mode), n, mode,
-                                  topology::dispatch_io_context_compute_pool, configure);
-    }
-  }
+  for (pb::shutdown_mode mode : {pb::shutdown_mode::cancel, pb::shutdown_mode::drain})
+    run_in_both_layouts<batcher_type>("default", n, mode, mode, configure);
 }
 
 // Grouped admission: per-group credits, arrival order from the CPU counter (shared_count where it is not trusted).
@@ -790,14 +798,7 @@ TEST_CASE("stress: default_batcher with grouped admission, 4 producers x 50 000"
     cfg.timeout.max_batch_size = 32;
     cfg.timeout.max_delay = 500us;
   };
-  SECTION("one thread_pool(2), shutdown cancel") {
-    run_and_check<batcher_type>("grouped/one_pool/cancel", n, pb::shutdown_mode::cancel, topology::one_pool,
-                                configure);
-  }
-  SECTION("dispatch on an io_context, compute on a thread_pool(2), shutdown drain") {
-    run_and_check<batcher_type>("grouped/io_context+pool/drain", n, pb::shutdown_mode::drain,
-                                topology::dispatch_io_context_compute_pool, configure);
-  }
+  run_in_both_layouts<batcher_type>("grouped", n, pb::shutdown_mode::cancel, pb::shutdown_mode::drain, configure);
 }
 
 // ---- other queue and priority policies, smaller -----------------------------------------------------------------
@@ -813,14 +814,8 @@ TEST_CASE("stress: mutex_deque + earliest_deadline (latency_target), 4 producers
     cfg.timeout.target_latency = 2ms;
     cfg.timeout.max_wait = 1ms;
   };
-  SECTION("one thread_pool(2), shutdown cancel") {
-    run_and_check<batcher_type>("mutex_deque+edf/one_pool/cancel", n, pb::shutdown_mode::cancel, topology::one_pool,
-                                configure);
-  }
-  SECTION("dispatch on an io_context, compute on a thread_pool(2), shutdown drain") {
-    run_and_check<batcher_type>("mutex_deque+edf/io_context+pool/drain", n, pb::shutdown_mode::drain,
-                                topology::dispatch_io_context_compute_pool, configure);
-  }
+  run_in_both_layouts<batcher_type>("mutex_deque+edf", n, pb::shutdown_mode::cancel, pb::shutdown_mode::drain,
+                                    configure);
 }
 
 TEST_CASE("stress: boost_lockfree + aging (aimd), 4 producers x 50 000", "[stress]") {
@@ -835,14 +830,8 @@ TEST_CASE("stress: boost_lockfree + aging (aimd), 4 producers x 50 000", "[stres
     cfg.timeout.max_delay = 1ms;
     cfg.priority.aging_step = 200us;
   };
-  SECTION("one thread_pool(2), shutdown drain") {
-    run_and_check<batcher_type>("lockfree+aging/one_pool/drain", n, pb::shutdown_mode::drain, topology::one_pool,
-                                configure);
-  }
-  SECTION("dispatch on an io_context, compute on a thread_pool(2), shutdown cancel") {
-    run_and_check<batcher_type>("lockfree+aging/io_context+pool/cancel", n, pb::shutdown_mode::cancel,
-                                topology::dispatch_io_context_compute_pool, configure);
-  }
+  run_in_both_layouts<batcher_type>("lockfree+aging", n, pb::shutdown_mode::drain, pb::shutdown_mode::cancel,
+                                    configure);
 }
 
 // moodycamel was the default queue before sharded_ring; sharded_ring<2> makes four producers share two rings.
